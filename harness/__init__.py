@@ -1,0 +1,1 @@
+"""crossgrad's harness: cases, running, comparison, diagnosis, reports and the CLI."""

@@ -1,0 +1,75 @@
+"""`crossgrad` command line: check, verify, explain, sweep, bench.
+
+Each subcommand lives in its own module `harness.cmd_<name>` with
+    HELP: str
+    def add_arguments(parser) -> None   # light: no numpy/torch/jax at import time
+    def run(args) -> int                # the exit code
+Exit codes: 0 ok, 1 disagreement / wrong derivation, 2 bad usage or input (one line on
+stderr), 3 internal error (traceback with --debug), 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+COMMANDS = ("check", "verify", "explain", "sweep", "bench")
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # one line, exit 2 (argparse's own convention too)
+        self.exit(2, f"crossgrad: error: {message} (see 'crossgrad {self.prog.split()[-1]} --help')\n"
+                  if " " in self.prog else f"crossgrad: error: {message} (see 'crossgrad --help')\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="crossgrad", description="Cross-check the gradients of conv -> loss -> SGD "
+                     "across hand-derived NumPy, exact Fractions, PyTorch and JAX; verify hand-written derivations.")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
+    parser.add_argument("--version", action="version", version=f"crossgrad {_version()}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for name in COMMANDS:
+        mod = importlib.import_module(f"harness.cmd_{name}")
+        p = sub.add_parser(name, help=mod.HELP, description=mod.HELP)
+        p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks of internal errors")
+        mod.add_arguments(p)
+        p.set_defaults(_module=mod)
+    return parser
+
+
+def _version() -> str:
+    try:
+        from importlib.metadata import version
+        return version("crossgrad")
+    except Exception:  # not installed (run from a checkout with PYTHONPATH=.)
+        return "0.1.0"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        args = parser.parse_args(["check", *(argv if argv is not None else sys.argv[1:])])
+    from .errors import UserError
+    try:
+        return int(args._module.run(args) or 0)
+    except UserError as exc:
+        print(f"crossgrad {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("crossgrad: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+    except Exception as exc:  # a bug in crossgrad, not in the input
+        if getattr(args, "debug", False):
+            raise
+        print(f"crossgrad {args.command}: internal error: {type(exc).__name__}: {exc}\n"
+              "This is a bug in crossgrad; please report it with the command you ran "
+              "(rerun with --debug for the traceback).", file=sys.stderr)
+        return 3
+
+
+if __name__ == "__main__":
+    sys.exit(main())

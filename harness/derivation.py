@@ -1,0 +1,63 @@
+"""A hand-written derivation as data: the problem, the claimed values per SGD step, and
+where every convention came from. The TOML reader and the Markdown/LaTeX importer both
+produce a `Derivation`; `verify` consumes it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Mapping
+
+import numpy as np
+
+from .problem import Problem
+
+# The steps a derivation can claim, in order of dependence. `activation` is the ReLU's output.
+CLAIMABLE = ("output", "activation", "loss", "grad_output", "grad_filter", "grad_input", "grad_bias",
+             "updated_filter", "updated_bias")
+
+CONVENTIONS = ("loss", "operation", "activation", "learning_rate", "indexing")
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where a convention's value came from: 'declared' (a TOML key), 'read' (a document line), 'default',
+    or 'inferred' (e.g. η from the claimed update)."""
+
+    kind: str            # declared | read | default | inferred
+    detail: str = ""     # "problem.loss", "line 42: \\frac{1}{4}\\sum ...", ...
+
+    def describe(self) -> str:
+        return {"declared": "declared in the file", "read": "read from", "default": "default",
+                "inferred": "inferred"}.get(self.kind, self.kind) + (f" ({self.detail})" if self.detail else "")
+
+
+@dataclass(frozen=True, eq=False)
+class Claim:
+    """One claimed quantity at one step.
+
+    `value` is an object array of Fractions in the shape the user wrote (0-d for the loss);
+    entries the person did not claim are None (e.g. only ∂L/∂W₀₀ and ∂L/∂W₀₁ written).
+    `decimals[i]` is how many digits after the point entry i was written with (-1: exact, e.g. an
+    integer or a fraction); a value with d ≥ 1 decimals is right when it is the truth rounded to d places.
+    """
+
+    quantity: str
+    value: np.ndarray
+    decimals: np.ndarray
+    where: str                      # "line 57" / "claimed.grad_filter"
+    text: str = ""                  # the source text the value was read from (for messages)
+
+
+@dataclass(frozen=True, eq=False)
+class Derivation:
+    title: str
+    source: str                                   # the file it came from
+    problem: Problem                              # lr None = not stated (verify may infer it)
+    iterations: tuple[Mapping[str, Claim], ...]   # one mapping per SGD step
+    conventions: Mapping[str, Source] = field(default_factory=lambda: MappingProxyType({}))
+    # inputs shown rounded (quantity -> decimals per entry), e.g. a random filter printed to 4 places
+    input_decimals: Mapping[str, np.ndarray] = field(default_factory=lambda: MappingProxyType({}))
+    skipped: tuple[str, ...] = ()                 # importer: what was read but left out, and why
+    notes: tuple[str, ...] = ()                   # importer: assumptions (e.g. 1-based indices)

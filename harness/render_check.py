@@ -1,0 +1,54 @@
+"""The terminal view of a check: quantities × implementations at a glance, with the exact values."""
+
+from __future__ import annotations
+
+import sys
+
+from .run import RunResult
+from .values import short
+
+
+def render(result: RunResult, paths=(), file=None) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(file=file or sys.stdout, highlight=False, soft_wrap=False)
+    p, cfg = result.problem, result.config
+    table = Table(title=f"crossgrad check · {p.name} · {cfg.device} · {cfg.dtype}"
+                  + (f" · precision {cfg.precision}" if cfg.device != "cpu" else ""), title_justify="left")
+    table.add_column("step", justify="right")
+    table.add_column("quantity")
+    names = list(result.traces)
+    for n in names:
+        table.add_column(n, justify="center")
+    table.add_column(f"reference ({result.reference.impl})", overflow="fold")
+    by_key = {(r.impl, r.step, r.quantity): r for c in result.comparisons.values() for r in c.results}
+    exact = result.reference.impl == "exact"
+    for k, ref in enumerate(result.reference.steps, start=1):
+        for q, val in ref.items():
+            if val is None:
+                continue
+            cells = []
+            for n in names:
+                r = by_key.get((n, k, q))
+                if r is None:
+                    cells.append("—")
+                elif r.failed:
+                    cells.append(f"[red]✗ {r.failed}/{r.checked}[/red]")
+                else:
+                    cells.append(f"[green]✓[/green] {r.max_abs_err:.0e}" if r.max_abs_err else "[green]✓[/green] 0")
+            table.add_row(str(k), q, *cells, short(p.layout.to_user(q, val), exact=exact))
+    console.print(table)
+    console.print("[dim]✓ err: agrees; err is the largest |observed − reference| over the entries.[/dim]")
+    for name, reason in result.unavailable.items():
+        console.print(f"{name}: unavailable: {reason}")
+    mismatches = [m for c in result.comparisons.values() for m in c.mismatches]
+    for m in mismatches[:20]:
+        console.print(f"[red]mismatch[/red] {m.describe()}")
+    if len(mismatches) > 20:
+        console.print(f"… and {len(mismatches) - 20} more mismatches (see the JSON report)")
+    verdict = "[green]all implementations agree[/green]" if result.agree else "[red]MISMATCH[/red]"
+    console.print(f"{verdict} with the {'exact (Fraction)' if exact else result.reference.impl} reference "
+                  f"on {len(result.traces)} implementation(s)")
+    for path in paths:
+        console.print(f"report: {path}")

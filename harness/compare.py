@@ -88,8 +88,8 @@ def compare(problem: Problem, trace: Trace, reference: Trace, dtype: str, precis
                 bad = ~(err <= allow)   # NaN observed -> bad
             rel = err / np.maximum(np.abs(_floats(expected)), np.finfo(np.float64).tiny)
             results.append(QuantityResult(trace.impl, k, quantity, int(err.size), int(bad.sum()),
-                                          float(np.nanmax(err)) if err.size else 0.0,
-                                          float(np.nanmax(rel)) if rel.size else 0.0))
+                                          float(np.max(err)) if err.size else 0.0,
+                                          float(np.max(rel)) if rel.size else 0.0))
             if bad.any():
                 user_obs = problem.layout.to_user(quantity, np.asarray(_floats(observed)))
                 user_exp = problem.layout.to_user(quantity, np.asarray(_floats(expected)))

@@ -42,6 +42,8 @@ def render(result: RunResult, paths=(), file=None) -> None:
     console.print("[dim]✓ err: agrees; err is the largest |observed − reference| over the entries.[/dim]")
     for name, reason in result.unavailable.items():
         console.print(f"{name}: unavailable: {reason}")
+    for name, where in result.divergence().items():
+        console.print(f"[red]diverged[/red] {name}: {where}")
     mismatches = [m for c in result.comparisons.values() for m in c.mismatches]
     for m in mismatches[:20]:
         console.print(f"[red]mismatch[/red] {m.describe()}")

@@ -50,6 +50,7 @@ def to_dict(result: RunResult, extra: dict | None = None) -> dict:
         "deterministic": cfg.deterministic, "agree": result.agree,
         "impls": impls,
         "unavailable": dict(result.unavailable),
+        "diverged": result.divergence(),
         "reference": {"impl": result.reference.impl, "note": result.reference.note,
                       "steps": [_step_json(p, s, exact=True) for s in result.reference.steps]},
         "mismatches": [{"impl": m.impl, "step": m.step, "quantity": m.quantity, "index": list(m.index),
@@ -84,6 +85,8 @@ def to_markdown(report: dict) -> str:
             lines.append(f"| {k} | {q} | " + " | ".join(cells) + f" | {_inline(val)} |")
     lines.append("")
     lines.append("Cells: ✓/✗ and the largest absolute difference from the reference.")
+    if report.get("diverged"):
+        lines += ["", "## Diverged", ""] + [f"- {n}: {w}" for n, w in report["diverged"].items()]
     if report["unavailable"]:
         lines += ["", "## Unavailable", ""] + [f"- {n}: unavailable: {r}" for n, r in report["unavailable"].items()]
     if report["mismatches"]:

@@ -30,6 +30,27 @@ class RunResult:
     def agree(self) -> bool:
         return all(c.agree for c in self.comparisons.values())
 
+    def divergence(self) -> dict[str, str]:
+        """name -> 'step k: <quantity> overflowed' for each float trace that left the finite numbers."""
+        out = {}
+        for name, trace in self.traces.items():
+            where = first_non_finite(trace)
+            if where:
+                out[name] = where
+        return out
+
+
+def first_non_finite(trace: Trace) -> str | None:
+    """Where SGD diverged (inf/NaN) first, e.g. 'step 7: grad_filter is not finite'."""
+    import numpy as np
+    for k, step in enumerate(trace.steps, start=1):
+        for quantity, value in step.items():
+            if value is None or np.asarray(value).dtype == object:
+                continue
+            if not np.all(np.isfinite(np.asarray(value, dtype=np.float64))):
+                return f"step {k}: {quantity} is not finite (overflow to inf or NaN)"
+    return None
+
 
 def parse_impls(spec: str | None) -> tuple[tuple[str, ...], bool]:
     """'manual,torch' -> names; the bool says whether the user named them (then missing = error)."""
@@ -76,6 +97,12 @@ def _why_not(name: str, problem: Problem, config: Config) -> str | None:
 
 def run_all(problem: Problem, names: tuple[str, ...], config: Config, *, strict: bool = False) -> RunResult:
     """Run each implementation; with `strict` (names given by the user) an unavailable one is an error."""
+    import numpy as np
+    with np.errstate(all="ignore"):  # overflow during SGD is reported as a divergence, not as warnings
+        return _run_all(problem, names, config, strict)
+
+
+def _run_all(problem: Problem, names: tuple[str, ...], config: Config, strict: bool) -> RunResult:
     reference = reference_for(problem)
     mags = tolerance.magnitudes(problem)
     traces, missing, comparisons = {}, {}, {}

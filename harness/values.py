@@ -50,12 +50,18 @@ def _exact_decimal(q: Fraction, digits: int) -> str:
     return f"{sign}{whole}" + (f".{frac}" if frac else "")
 
 
+def _exact_short(q) -> str:
+    """Exact decimals while they are short; huge or long ones as ≈ scientific notation."""
+    text = decimal_text(q)
+    return text if len(text) <= 12 else f"≈{float(Fraction(q)):.6g}"
+
+
 def short(a, exact: bool = False, limit: int = 16) -> str:
     """A compact one-line rendering of a small array (elided when large)."""
     if a is None:
         return "—"
     arr = np.asarray(a)
-    fmt = (lambda v: decimal_text(v)) if (exact or arr.dtype == object) else (lambda v: f"{float(v):.6g}")
+    fmt = _exact_short if (exact or arr.dtype == object) else (lambda v: f"{float(v):.6g}")
     if arr.ndim == 0:
         return fmt(arr.item())
     if arr.size > limit:

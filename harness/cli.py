@@ -46,7 +46,16 @@ def _version() -> str:
         return "0.1.0"
 
 
+def _terminate(signum, frame):  # SIGTERM unwinds like Ctrl-C, so temp files are removed
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
+    import signal
+    try:
+        signal.signal(signal.SIGTERM, _terminate)
+    except ValueError:  # not the main thread (embedded use): leave signals alone
+        pass
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:

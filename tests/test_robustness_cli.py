@@ -1,0 +1,74 @@
+"""The CLI never shows a traceback for bad input, reports internal errors as such, and writes
+reports atomically (an interrupted run leaves the previous report or the new one)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from conftest import ROOT
+from harness.atomic import write_atomic
+from harness.cli import main
+
+
+def test_internal_error_exit_3_and_traceback_only_with_debug(capsys, monkeypatch):
+    import impls.manual as manual
+
+    def broken(problem, config):
+        raise ZeroDivisionError("planted")
+
+    monkeypatch.setattr(manual, "run", broken)
+    assert main(["check", "--impl", "exact,manual", "--no-report"]) == 3
+    err = capsys.readouterr().err
+    assert "internal error: ZeroDivisionError: planted" in err and "bug in crossgrad" in err
+    assert "Traceback" not in err
+    with pytest.raises(ZeroDivisionError):
+        main(["--debug", "check", "--impl", "exact,manual", "--no-report"])
+
+
+def test_keyboard_interrupt_exits_130(capsys, monkeypatch):
+    import impls.manual as manual
+
+    def interrupted(problem, config):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(manual, "run", interrupted)
+    assert main(["check", "--impl", "exact,manual", "--no-report"]) == 130
+
+
+def test_write_atomic_keeps_old_file_when_interrupted(tmp_path, monkeypatch):
+    target = tmp_path / "r.json"
+    write_atomic(target, '{"old": true}\n')
+
+    def boom(*a, **k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(os, "replace", boom)
+    with pytest.raises(KeyboardInterrupt):
+        write_atomic(target, '{"new": true}\n')
+    assert json.loads(target.read_text()) == {"old": True}
+    assert [p.name for p in tmp_path.iterdir()] == ["r.json"]   # the temp file was removed
+
+
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM], ids=["SIGKILL", "SIGTERM"])
+def test_killed_check_leaves_a_whole_report(tmp_path, sig):
+    """Kill `crossgrad check` at many moments while it writes; the report always parses."""
+    cmd = [sys.executable, "-m", "harness", "check", "batch", "--impl", "exact,manual", "--out", str(tmp_path)]
+    subprocess.run(cmd, cwd=ROOT, check=True, capture_output=True, timeout=120)
+    report = tmp_path / "check-batch-cpu-float64.json"
+    before = json.loads(report.read_text())
+    for delay in (0.05, 0.15, 0.25, 0.35, 0.45, 0.6):
+        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(delay)
+        proc.send_signal(sig)
+        proc.wait(timeout=60)
+        data = json.loads(report.read_text())      # never truncated
+        assert data["case"] == before["case"]
+        if sig == signal.SIGTERM:
+            assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]

@@ -10,7 +10,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from fractions import Fraction
 
 import numpy as np
@@ -81,13 +80,6 @@ def widen(values: np.ndarray, decimals: np.ndarray) -> np.ndarray:
         h = half_band(int(decimals[idx]))
         out[idx] = Interval(values[idx] - h, values[idx] + h)
     return out
-
-
-@dataclass(frozen=True)
-class Match:
-    """How one claimed entry met a reference: 'exact', 'rounded', 'noise' or 'interval'."""
-
-    kind: str
 
 
 def entry_match(claim: Fraction, decimals: int, ref, noise: Fraction) -> str | None:

@@ -1,0 +1,69 @@
+"""Numbers and indices as a person writes them: 1.3, 0.365, (-0.25), W₀₀."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import numpy as np
+
+_SUB = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
+MAX_PLACES = 12
+
+
+def num(v) -> str:
+    """An exact value: its finite decimal when it has one (≤ 12 places), else 6 significant digits + '…'."""
+    if v is None:
+        return "?"
+    if hasattr(v, "lo"):  # Interval
+        return f"[{num(v.lo)}, {num(v.hi)}]"
+    v = Fraction(v)
+    if v.denominator == 1:
+        return str(v.numerator)
+    d = v.denominator
+    twos = fives = 0
+    while d % 2 == 0:
+        d //= 2
+        twos += 1
+    while d % 5 == 0:
+        d //= 5
+        fives += 1
+    places = max(twos, fives)
+    if d == 1 and places <= MAX_PLACES:
+        scaled = abs(v.numerator) * (10 ** places // v.denominator)
+        text = f"{scaled // 10 ** places}.{scaled % 10 ** places:0{places}d}".rstrip("0").rstrip(".")
+        return ("-" if v < 0 else "") + text
+    return f"{float(v):.6g}…"
+
+
+def factor(v) -> str:
+    """A number inside a product: negatives in parentheses."""
+    s = num(v)
+    return f"({s})" if s.startswith("-") else s
+
+
+def index(idx: tuple[int, ...]) -> str:
+    """(0, 1) -> '₀₁' for small 2-D indices, else '[0,1,2]'."""
+    if not idx:
+        return ""
+    if len(idx) <= 2 and all(i < 10 for i in idx):
+        return "".join(str(i) for i in idx).translate(_SUB)
+    return "[" + ",".join(str(i) for i in idx) + "]"
+
+
+def position(idx: tuple[int, ...]) -> str:
+    return "(" + ",".join(str(i) for i in idx) + ")"
+
+
+def array(a: np.ndarray | None) -> str:
+    """A small array in nested-list form with exact decimals."""
+    if a is None:
+        return "-"
+    a = np.asarray(a, dtype=object)
+    if a.ndim == 0:
+        return num(a[()])
+    return "[" + ", ".join(array(s) for s in a) + "]"
+
+
+def names(items) -> str:
+    items = list(items)
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]

@@ -5,6 +5,8 @@ from __future__ import annotations
 HELP = "run conv -> loss -> SGD in every implementation and check that all quantities agree"
 
 DTYPES = ("float64", "float32", "float16", "bfloat16")
+# On a GPU the hand derivation also runs there (array_api: the same formulas on torch/jax GPU arrays).
+GPU_DEFAULT = ("exact", "manual", "array_api", "torch", "jax", "fd")
 
 
 def add_arguments(parser) -> None:
@@ -69,8 +71,15 @@ def run(args) -> int:
 
     if args.repeat < 1 or args.repeat > 100:
         raise UserError(f"--repeat must be from 1 to 100, got {args.repeat}", "--repeat")
+    devices.prepare_environment(args.deterministic)   # before anything can start CUDA or XLA
     names, strict = parse_impls(args.impl)
     device = devices.resolve(args.device)
+    if devices.is_gpu(device):
+        reasons = {fw: devices.why_not(fw, device) for fw in ("torch", "jax")}
+        if all(reasons.values()):
+            raise UserError("; ".join(f"{fw}: {why}" for fw, why in reasons.items()), f"--device {device}")
+        if args.impl is None:
+            names = GPU_DEFAULT
     config = Config(dtype=args.dtype, device=device, precision=args.precision, deterministic=args.deterministic)
     problem = _problem(args)
     result = run_all(problem, names, config, strict=strict)

@@ -21,9 +21,9 @@ def render(result: RunResult, paths=(), file=None) -> None:
     names = list(result.traces)
     for n in names:
         table.add_column(n, justify="center")
-    table.add_column(f"reference ({result.reference.impl})", overflow="fold")
     by_key = {(r.impl, r.step, r.quantity): r for c in result.comparisons.values() for r in c.results}
     exact = result.reference.impl == "exact"
+    values = []
     for k, ref in enumerate(result.reference.steps, start=1):
         for q, val in ref.items():
             if val is None:
@@ -37,9 +37,13 @@ def render(result: RunResult, paths=(), file=None) -> None:
                     cells.append(f"[red]✗ {r.failed}/{r.checked}[/red]")
                 else:
                     cells.append(f"[green]✓[/green] {r.max_abs_err:.0e}" if r.max_abs_err else "[green]✓[/green] 0")
-            table.add_row(str(k), q, *cells, short(p.layout.to_user(q, val), exact=exact))
+            table.add_row(str(k), q, *cells)
+            values.append(f"  {'step ' + str(k) + ' ' if p.steps > 1 else ''}{q} = {short(p.layout.to_user(q, val), exact=exact)}")
     console.print(table)
     console.print("[dim]✓ err: agrees; err is the largest |observed − reference| over the entries.[/dim]")
+    console.print(f"Reference values ({'exact, hand-derived formulas on Fractions' if exact else result.reference.impl}):")
+    for line in values:
+        console.print(line, soft_wrap=True)
     for name, reason in result.unavailable.items():
         console.print(f"{name}: unavailable: {reason}")
     for name, where in result.divergence().items():

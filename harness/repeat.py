@@ -7,19 +7,23 @@ import numpy as np
 import impls
 
 
+def _same_bits(a, b) -> bool:
+    if a is None or b is None:
+        return a is None and b is None
+    a, b = np.asarray(a), np.asarray(b)
+    if a.dtype == object or b.dtype == object:
+        return a.shape == b.shape and bool(np.all(a == b))
+    return a.dtype == b.dtype and a.shape == b.shape and a.tobytes() == b.tobytes()
+
+
 def bitwise_repeat(problem, result, config, repeats: int) -> dict:
     per_impl = {}
     for name, first in result.traces.items():
         if name == "exact":
             continue
-        equal = True
-        for _ in range(repeats - 1):
-            again = impls.load(name).run(problem, config)
-            for s1, s2 in zip(first.steps, again.steps):
-                for (q, a), (_, b) in zip(s1.items(), s2.items()):
-                    if (a is None) != (b is None) or (a is not None and not np.array_equal(
-                            np.asarray(a).view(np.uint8) if np.asarray(a).dtype != object else a,
-                            np.asarray(b).view(np.uint8) if np.asarray(b).dtype != object else b)):
-                        equal = False
-        per_impl[name] = equal
+        per_impl[name] = all(
+            _same_bits(a, b)
+            for _ in range(repeats - 1)
+            for s1, s2 in zip(first.steps, impls.load(name).run(problem, config).steps)
+            for (_, a), (_, b) in zip(s1.items(), s2.items()))
     return {"runs": repeats, "bitwise_equal": all(per_impl.values()), "per_impl": per_impl}

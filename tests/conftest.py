@@ -35,15 +35,12 @@ SEED_HAND = {
 
 
 def pytest_collection_modifyitems(config, items):
-    """`gpu` tests skip cleanly on a machine without CUDA."""
+    """`gpu` tests skip cleanly on a machine where neither torch nor jax sees a CUDA GPU
+    (tests/test_gpu.py also skips per framework)."""
     if not any(item.get_closest_marker("gpu") for item in items):
         return
-    try:
-        import torch
-        has_cuda = torch.cuda.is_available()
-    except Exception:
-        has_cuda = False
-    if not has_cuda:
+    from harness.devices import why_not
+    if all(why_not(fw, "cuda") for fw in ("torch", "jax")):
         skip = pytest.mark.skip(reason="needs a CUDA GPU (none here)")
         for item in items:
             if item.get_closest_marker("gpu"):

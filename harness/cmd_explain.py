@@ -1,12 +1,84 @@
-"""`crossgrad explain` (placeholder until its issue lands)."""
+"""`crossgrad explain`: write the correct worked derivation of a case, every term shown."""
 
-HELP = "explain (not implemented yet)"
+from __future__ import annotations
+
+HELP = "write the correct worked derivation of a case (Markdown/LaTeX, LaTeX, plain text or TOML)"
+FORMATS = ("md", "tex", "text", "toml")
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("rest", nargs="*")
+    parser.add_argument("case", nargs="?", default=None, metavar="CASE | FILE.toml",
+                        help="a built-in case (default: seed) or a TOML case file with a [problem] table")
+    parser.add_argument("--format", choices=FORMATS, default="md",
+                        help="md: Markdown with LaTeX math (default); tex: a LaTeX document; text: plain "
+                             "Unicode; toml: the derivation as `crossgrad verify` reads it")
+    parser.add_argument("--steps", type=int, default=None, metavar="K", help="SGD steps (overrides the case)")
+    parser.add_argument("--loss", choices=("mean", "sum", "half_sum", "half_mean", "linear"), default=None,
+                        help="loss convention (overrides the case)")
+    parser.add_argument("--activation", choices=("none", "relu"), default=None,
+                        help="activation between convolution and loss (overrides the case)")
+    parser.add_argument("--operation", choices=("cross_correlation", "convolution"), default=None,
+                        help="cross-correlation or true convolution (overrides the case)")
+    parser.add_argument("--out", metavar="FILE", default=None, help="write to FILE instead of stdout")
+
+
+def with_overrides(problem, *, steps=None, loss=None, activation=None, operation=None):
+    """The problem with the command line's conventions, validated again as a whole."""
+    from .problem import make_problem
+    if steps is None and loss is None and activation is None and operation is None:
+        return problem
+    lay = problem.layout
+    loss = problem.loss if loss is None else loss
+    target, grad_output = problem.target, problem.grad_output
+    if loss == "linear" and problem.loss != "linear":
+        from .errors import UserError
+        raise UserError(f"--loss linear needs a given upstream gradient (grad_output); case {problem.name!r} "
+                        "has a target instead")
+    if loss != "linear" and problem.loss == "linear":
+        from .errors import UserError
+        raise UserError(f"--loss {loss} needs a target; case {problem.name!r} gives an upstream gradient "
+                        "(grad_output) instead")
+    (t, b), (l, r) = problem.padding
+    return make_problem(
+        x=lay.to_user("input", problem.x), w=lay.to_user("filter", problem.w),
+        target=None if target is None else lay.to_user("output", target),
+        b=problem.b, lr=problem.lr, stride=list(problem.stride), padding=[[t, b], [l, r]],
+        dilation=list(problem.dilation), groups=problem.groups,
+        steps=problem.steps if steps is None else steps, loss=loss,
+        operation=problem.operation if operation is None else operation,
+        activation=problem.activation if activation is None else activation,
+        grad_output=None if grad_output is None else lay.to_user("output", grad_output),
+        name=problem.name, where="command line")
+
+
+def render(problem, fmt: str = "md") -> str:
+    """The derivation of `problem` in one format."""
+    from .explain.terms import explain_problem
+    e = explain_problem(problem)
+    if fmt == "toml":
+        from .explain import toml_form
+        return toml_form.render(e)
+    from .explain import document, latex, markdown, style, text
+    S = style.Text() if fmt == "text" else style.Tex()
+    blocks = document.build(e, S)
+    return {"md": markdown, "tex": latex, "text": text}[fmt].render(blocks)
 
 
 def run(args) -> int:
-    from .errors import UserError
-    raise UserError("'crossgrad explain' is not implemented yet")
+    from .cases import resolve
+    problem = with_overrides(resolve(args.case), steps=args.steps, loss=args.loss,
+                             activation=args.activation, operation=args.operation)
+    out = render(problem, args.format)
+    if args.out:
+        from pathlib import Path
+
+        from .atomic import write_atomic
+        from .errors import UserError
+        try:
+            write_atomic(Path(args.out), out)
+        except OSError as exc:
+            raise UserError(f"cannot write: {exc.strerror or exc}", args.out) from None
+    else:
+        import sys
+        sys.stdout.write(out)
+    return 0

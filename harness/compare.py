@@ -86,7 +86,8 @@ def compare(problem: Problem, trace: Trace, reference: Trace, dtype: str, precis
                 err = np.abs(obs - exp)
                 allow = tolerance.allowed(tol, exp, np.asarray(mags[k - 1][quantity], dtype=np.float64), lengths[quantity] * k)
                 bad = ~(err <= allow)   # NaN observed -> bad
-            rel = err / np.maximum(np.abs(_floats(expected)), np.finfo(np.float64).tiny)
+            with np.errstate(over="ignore", invalid="ignore"):
+                rel = err / np.maximum(np.abs(_floats(expected)), np.finfo(np.float64).tiny)
             results.append(QuantityResult(trace.impl, k, quantity, int(err.size), int(bad.sum()),
                                           float(np.max(err)) if err.size else 0.0,
                                           float(np.max(rel)) if rel.size else 0.0))

@@ -7,13 +7,15 @@ the updates W − η·∂L/∂W use the finite-difference gradient, and step k+1
 
 Error. Without ReLU the loss is a quadratic polynomial in each θᵢ (the convolution is linear in
 W, in x and in b; every loss is quadratic or linear in Ŷ), so the central difference has no
-truncation error at all: what is left is rounding, ≈ n·u·S / h, with S the sum of the absolute
-terms of L, u = 2⁻⁵³ and n the length of its sums. So h is large: a power of two, a quarter of the
-largest |θ| (at least 1/4), giving a relative error of a few n·u (~1e-14 on the built-in cases).
+truncation error at all: what is left is rounding. Along eᵢ, L = L0 + gᵢt + cᵢt²/2, and the computed
+difference is off by ≈ (ε + u·cᵢh²/2)/h, with ε the rounding error of evaluating L (see `loss_noise`).
+So a first pass with a large step (a quarter of the largest |θ|) measures each curvature cᵢ, and the
+second pass uses h = √(2ε/(u·cᵢ)) per entry (a large h where L is linear in θᵢ): accurate for tiny,
+huge and mixed-scale values alike (~1e-14 relative on the built-in cases).
 With ReLU, L is piecewise quadratic; the difference is still exact when no pre-activation z
 changes sign between θ − h and θ + h (z is affine along the segment, so equal signs at both
 ends and the middle mean one quadratic piece). Each perturbation is checked, and h is divided by
-16 (up to 6 times) where a sign changes. Where z is exactly 0 at θ (a kink), no h helps: the
+16 (up to 20 times) where a sign changes. Where z is exactly 0 at θ (a kink), no h helps: the
 difference is then the mean of the one-sided slopes, not ReLU'(0) = 0 — counted in Trace.note.
 
 Vectorised: P perturbed copies run as one convolution, stacked along the channel axis with
@@ -36,7 +38,8 @@ NAME = "fd"
 MAX_PERTURBATIONS = 20_000
 MAX_MULTIPLY_ADDS = 400_000_000     # over all perturbed forwards of all steps (~ seconds on a laptop)
 CHUNK_ELEMENTS = 2_000_000          # unfolded-input elements per batched forward (memory)
-SHRINK, RETRIES = 16.0, 6
+SHRINK, RETRIES = 16.0, 20     # 16^20 ≈ 1e24: reaches the kinks of tiny-valued problems too
+U = 2.0 ** -53
 
 
 def perturbations(problem) -> int:
@@ -95,42 +98,85 @@ def losses(p, Y, target, g):
 # --- central differences -------------------------------------------------------------------------
 
 def _step_size(theta: np.ndarray) -> float:
-    """A power of two, a quarter of the largest |θ| (at least 1/4): large, as rounding is the only error."""
+    """The first, large step: a power of two, a quarter of the largest |θ| (at least 1/4)."""
     scale = max(float(np.max(np.abs(theta), initial=0.0)), 1.0)
     return 2.0 ** np.floor(np.log2(scale)) / 4
 
 
-def central_differences(theta, evaluate, chunk: int):
+def _differences(flat, shape, h, idx, evaluate, chunk):
+    """L(θ + hᵢeᵢ) and L(θ − hᵢeᵢ) for the entries idx, the steps 2hᵢ actually taken, and sign patterns."""
+    size = flat.size
+    Lp, Lm, steps, patterns = [], [], [], []
+    for start in range(0, idx.size, chunk):
+        part = idx[start:start + chunk]
+        k = part.size
+        stack = np.broadcast_to(flat, (2 * k, size)).copy()
+        rows = np.arange(k)
+        stack[rows, part] += h[part]
+        stack[k + rows, part] -= h[part]
+        steps.append(stack[rows, part] - stack[k + rows, part])      # the 2h actually taken, after rounding
+        L, pattern = evaluate(stack.reshape((2 * k,) + shape))
+        Lp.append(L[:k])
+        Lm.append(L[k:])
+        patterns.append(pattern)
+    cat = lambda parts: np.concatenate(parts) if parts else np.empty(0)  # noqa: E731
+    return cat(Lp), cat(Lm), cat(steps), patterns
+
+
+def central_differences(theta, evaluate, chunk: int, noise: float):
     """∂L/∂θ for every entry; `evaluate(stack of P copies of θ)` -> (L (P,), sign pattern (P, ...) or None).
 
-    Returns (gradient, number of entries at a ReLU kink)."""
+    Two passes. Along eᵢ the loss is the quadratic L0 + gᵢt + cᵢt²/2 (piecewise, with ReLU), so a first
+    pass with a large step gives the curvature cᵢ = (L₊ + L₋ − 2L0)/h² exactly. The error of the
+    difference is ≈ (ε + u·cᵢh²/2)/h with ε (`noise`) the rounding error of evaluating L at θ, smallest
+    at h = √(2ε/(u·cᵢ)); the second pass uses that step (a power of two), which keeps tiny and
+    mixed-scale problems accurate. Returns (gradient, number of entries at a ReLU kink)."""
     flat = theta.reshape(-1)
     size = flat.size
-    grad = np.empty(size)
+    L0_arr, base_pattern = evaluate(theta[None])
+    L0 = float(L0_arr[0])
     h = np.full(size, _step_size(theta))
-    _, base_pattern = evaluate(theta[None])
-    todo = np.arange(size)
+    every = np.arange(size)
+    Lp, Lm, _, _ = _differences(flat, theta.shape, h, every, evaluate, chunk)
+    curvature = (Lp + Lm - 2 * L0) / h ** 2
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        best = np.where(curvature > 0, np.sqrt(2 * noise / (U * curvature)), h)
+    floor = np.maximum(np.abs(flat), np.finfo(np.float64).tiny) * 2.0 ** -26   # stay well above ulp(θᵢ)
+    best = np.clip(np.nan_to_num(best, nan=h[0], posinf=h[0]), floor, h * 2.0 ** 10)
+    h = 2.0 ** np.round(np.log2(best))
+    grad = np.empty(size)
+    todo, kinks = every, 0
     for attempt in range(RETRIES + 1):
-        retry = []
-        for start in range(0, todo.size, chunk):
-            idx = todo[start:start + chunk]
-            k = idx.size
-            stack = np.broadcast_to(flat, (2 * k, size)).copy()
-            rows = np.arange(k)
-            stack[rows, idx] += h[idx]
-            stack[k + rows, idx] -= h[idx]
-            step = stack[rows, idx] - stack[k + rows, idx]        # the 2h actually taken, after rounding
-            L, pattern = evaluate(stack.reshape((2 * k,) + theta.shape))
-            grad[idx] = (L[:k] - L[k:]) / step
-            if pattern is not None:
-                same = np.all((pattern[:k] == base_pattern) & (pattern[k:] == base_pattern),
-                              axis=tuple(range(1, pattern.ndim)))
-                retry.append(idx[~same])
-        todo = np.concatenate(retry) if retry else np.empty(0, dtype=int)
+        Lp, Lm, step, patterns = _differences(flat, theta.shape, h, todo, evaluate, chunk)
+        grad[todo] = (Lp - Lm) / step
+        if patterns[0] is None:
+            todo = np.empty(0, dtype=int)
+            break
+        pattern = np.concatenate([np.concatenate([q[: q.shape[0] // 2] for q in patterns])[None]]).squeeze(0)
+        minus = np.concatenate([q[q.shape[0] // 2:] for q in patterns])
+        same = np.all((pattern == base_pattern) & (minus == base_pattern), axis=tuple(range(1, pattern.ndim)))
+        todo = todo[~same]
+        at_floor = h[todo] <= floor[todo]      # a sign still changes with the smallest sensible step: a kink
+        kinks += int(at_floor.sum())
+        todo = todo[~at_floor]
         if todo.size == 0 or attempt == RETRIES:
             break
-        h[todo] /= SHRINK
-    return grad.reshape(theta.shape), int(todo.size)
+        h[todo] = np.maximum(h[todo] / SHRINK, floor[todo])
+    return grad.reshape(theta.shape), kinks + int(todo.size)
+
+
+def loss_noise(p, x, w, b, y_hat, target, g, L0: float) -> float:
+    """ε, the rounding error of evaluating L at θ: each Ŷⱼ carries ≈ n·u·Mⱼ (M = |x| ⋆ |W| + |b|, n the
+    convolution's sum length), which enters L through ∂L/∂Ŷⱼ; the loss's own sum adds ≈ numel·u·|L|."""
+    m = forward(p, np.abs(x)[None], np.abs(w)[None], None if b is None else np.abs(b)[None])[0]
+    n = w.shape[1] * w.shape[2] * w.shape[3] + 2
+    if p.loss == "linear":
+        slope = np.abs(g)
+    else:
+        scale = {"mean": 2 / y_hat.size, "sum": 2.0, "half_sum": 1.0, "half_mean": 1 / y_hat.size}[p.loss]
+        slope = scale * (np.abs(y_hat - target) + U * (m + np.abs(target)))
+    return U * (n * float(np.sum(slope * (m + (0 if target is None else np.abs(target))))) + y_hat.size * abs(L0)) \
+        + np.finfo(np.float64).tiny
 
 
 def one_step(p, x, w, b, target, g):
@@ -146,11 +192,15 @@ def one_step(p, x, w, b, target, g):
         return losses(p, activate(p, Z), target, g), (Z > 0 if relu else None)
 
     P = lambda a, k: np.broadcast_to(a, (k,) + a.shape)  # noqa: E731
-    dY, _ = central_differences(y_hat, lambda Y: (losses(p, Y, target, g), None), max(1, CHUNK_ELEMENTS // y_hat.size))
-    dW, kink_w = central_differences(w, lambda W: through(P(x, len(W)), W, None if b is None else P(b, len(W))), chunk)
-    dx, kink_x = central_differences(x, lambda X: through(X, P(w, len(X)), None if b is None else P(b, len(X))), chunk)
+    eps = loss_noise(p, x, w, b, y_hat, target, g, float(L))
+    dY, _ = central_differences(y_hat, lambda Y: (losses(p, Y, target, g), None), max(1, CHUNK_ELEMENTS // y_hat.size),
+                                eps)
+    dW, kink_w = central_differences(w, lambda W: through(P(x, len(W)), W, None if b is None else P(b, len(W))), chunk,
+                                     eps)
+    dx, kink_x = central_differences(x, lambda X: through(X, P(w, len(X)), None if b is None else P(b, len(X))), chunk,
+                                     eps)
     db, kink_b = (None, 0) if b is None else central_differences(
-        b, lambda B: through(P(x, len(B)), P(w, len(B)), B), chunk)
+        b, lambda B: through(P(x, len(B)), P(w, len(B)), B), chunk, eps)
     new_w = new_b = None
     if p.lr is not None:
         lr = float(p.lr)

@@ -40,6 +40,10 @@ def unavailable_for(problem, config: Config) -> str | None:
     from harness import devices
     devices.prepare_environment(config.deterministic)   # before a device query starts CUDA / XLA
     reason = devices.why_not("torch", config.device)
+    if not reason and config.dtype == "float16" and not devices.is_gpu(config.device):
+        # Seen with torch 2.13: CPU float16 conv2d backward kills the process (segfault) for some strided,
+        # padded, dilated shapes, e.g. x (1,1,7,1), W (1,1,3,1), stride 2, padding (0,1), dilation (1,2).
+        return "torch's CPU float16 convolution can crash the process; use float16 on a GPU, or bfloat16/float32"
     return reason or _probe(config.dtype, devices.torch_device(config.device))
 
 

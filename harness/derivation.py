@@ -29,7 +29,9 @@ class Source:
     detail: str = ""     # "problem.loss", "line 42: \\frac{1}{4}\\sum ...", ...
 
     def describe(self) -> str:
-        return {"declared": "declared in the file", "read": "read from", "default": "default",
+        if self.kind == "read" and self.detail:
+            return f"read from {self.detail}"
+        return {"declared": "declared in the file", "default": "default",
                 "inferred": "inferred"}.get(self.kind, self.kind) + (f" ({self.detail})" if self.detail else "")
 
 

@@ -12,14 +12,20 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class Segment:
-    kind: str          # "math" | "prose" | "code"
+    kind: str          # "math" | "prose" | "code" (fenced/indented) | "text" (a paragraph with printed arrays)
     text: str
     line: int          # 1-based line of the first character of `text`
     display: bool = False   # math: display (block) rather than inline
 
     def line_at(self, offset: int) -> int:
         """The document line of a character offset inside `text`."""
-        return self.line + self.text.count("\n", 0, max(0, offset))
+        if "\n" not in self.text:
+            return self.line
+        index = self.__dict__.get("_index")
+        if index is None:
+            index = LineIndex(self.text)
+            object.__setattr__(self, "_index", index)
+        return self.line + index.line(max(0, offset)) - 1
 
 
 class LineIndex:

@@ -1,0 +1,60 @@
+"""Read a hand-written derivation (Markdown, LaTeX or plain text) into a `Derivation`.
+
+    read_document(path) -> Derivation
+
+A parser, never an evaluator: it reads the final value of each labelled quantity (after the last `=`,
+or the last matrix of an equation) and leaves formulas alone. See `assemble` for how repeated and
+conflicting values are treated.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..derivation import Derivation
+from ..errors import UserError
+
+# A worked derivation of a small case is a few KB to ~100 KB; hostile Markdown/LaTeX near the limit still
+# reads in a few seconds (the 5 MB limit of TOML files would allow tens of seconds here).
+MAX_BYTES = 1_000_000
+
+
+def read_text(path: Path) -> str:
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise UserError(f"cannot read: {exc.strerror}", str(path)) from None
+    if size > MAX_BYTES:
+        raise UserError(f"file is {size} bytes, over the limit of {MAX_BYTES} for a derivation", str(path))
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
+    except OSError as exc:
+        raise UserError(f"cannot read: {exc.strerror}", str(path)) from None
+    except UnicodeDecodeError as exc:
+        raise UserError(f"not UTF-8 text (byte {exc.start})", str(path)) from None
+    if "\x00" in text:
+        raise UserError("not a text file (it contains NUL bytes)", str(path))
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def read_document(path: Path) -> Derivation:
+    """The derivation a Markdown/LaTeX/text document claims. Raises UserError (with the line) when a needed
+    quantity is missing, ambiguous or unreadable."""
+    from .assemble import assemble
+    from .collect import collect
+
+    path = Path(path)
+    text = read_text(path)
+    try:
+        if path.suffix.lower() == ".tex":
+            from .texdoc import segments as tex_segments
+            segs = tex_segments(text, str(path))
+        else:
+            from .markdown import segments as md_segments
+            segs = md_segments(text)
+        return assemble(collect(segs, str(path)), str(path))
+    except RecursionError:
+        raise UserError("nested too deeply to read", str(path)) from None
+
+
+__all__ = ["read_document", "MAX_BYTES"]

@@ -1,0 +1,533 @@
+"""What a document says -> a `Derivation`: the problem (inputs and conventions, each with where it came
+from), the claimed values per iteration, what was left out and why.
+
+Repeated values are fine (a "Final Results" section restating W' and L); a value restated with fewer
+decimals is fine when it is the same number rounded. Two different values for the same quantity in the
+same iteration are ambiguous: a UserError naming both lines. (A new iteration starts at an "Epoch k" /
+"Iteration k" line, at a label such as "the new loss", or when a forward or gradient value differs from the
+one already claimed after the filter was updated.)
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from types import MappingProxyType
+
+import numpy as np
+
+from ..derivation import CLAIMABLE, Claim, Derivation, Source
+from ..errors import UserError
+from ..problem import MAX_STEPS, make_problem
+from .collect import Collected, Reading
+from .latex import Value
+from .conventions import Hint, resolve_loss
+from .labels import Label
+
+INPUTS = ("input", "filter", "target", "bias")
+FORWARD = ("output", "activation", "loss", "grad_output", "grad_filter", "grad_input", "grad_bias", "error")
+_PROBLEM_KEY = {"input": "input", "filter": "filter", "target": "target", "bias": "bias",
+                "grad_output": "grad_output", "learning_rate": "learning_rate", "stride": "stride"}
+
+
+def assemble(c: Collected, source: str) -> Derivation:
+    where = lambda line: f"{source}: line {line}"  # noqa: E731
+    readings = [_resolve_e(e) for e in c.events if isinstance(e, Reading)]
+    notes: list[str] = []
+    skipped = list(c.skipped)
+
+    # --- inputs -------------------------------------------------------------------------------
+    inputs: dict[str, Reading] = {}
+    slices: dict[str, list[Reading]] = {}
+    has_target = any(r.label.quantity == "target" for r in readings)
+    for r in readings:
+        q = r.label.quantity
+        if q in INPUTS + (() if has_target else ("grad_output",)) and r.label.index is not None \
+                and None in r.label.index:
+            if q == "grad_output" and any(o.label.index == r.label.index for o in slices.get(q, [])):
+                continue   # a given upstream gradient is given once; later ones are claims
+            slices.setdefault(q, []).append(r)
+    consumed = {id(r) for rs in slices.values() for r in rs}
+    for q, rs in slices.items():   # I_{0,1,:,:} = …: one matrix per batch/channel index
+        stacked = _stack(rs, source)
+        pos = next(i for i, r in enumerate(readings) if r is rs[0])
+        mine = {id(r) for r in rs[1:]}
+        readings = [r for r in readings if id(r) not in mine]
+        readings[pos] = stacked
+    for r in readings:
+        q = r.label.quantity
+        if q in INPUTS + ("learning_rate", "stride", "padding", "groups", "dilation") and r.label.index is None:
+            first = inputs.get(q)
+            if first is None:
+                inputs[q] = r
+            elif not _same(first.value, r.value):
+                if q == "filter" and _restates_update(r, readings):
+                    notes.append(f"line {r.line}: the filter restated for the next iteration (the updated filter)")
+                else:
+                    raise UserError(f"two different values for the {_name(q)}: line {first.line} "
+                                    f"({_clip(first.text)}) and line {r.line} ({_clip(r.text)})", where(r.line))
+    for q in ("input", "filter"):
+        if q not in inputs:
+            raise UserError(f"missing the {_name(q)}: no matrix labelled as the {_name(q)} "
+                            f"({_LABEL_HELP[q]})", source)
+    hints = list(c.hints)
+    conv: dict[str, Source] = {}
+
+    given = next((r for r in readings if r.label.quantity == "grad_output" and r.value.array.ndim
+                  and r.label.index is None), None)
+    target = inputs.get("target")
+    x = inputs["input"].value.array
+    w = inputs["filter"].value.array
+    stride = 1
+    if "stride" in inputs:
+        s = inputs["stride"].value.array[()]
+        if s.denominator != 1 or s < 1:
+            raise UserError(f"the stride must be a positive integer, got {s}", where(inputs["stride"].line))
+        stride = int(s)
+        notes.append(f"stride {stride} read from line {inputs['stride'].line}")
+
+    padding = 0
+    if "padding" in inputs:
+        padding = inputs["padding"].value.array[()]
+        notes.append(f"padding {padding!r} read from line {inputs['padding'].line}")
+    groups = dilation = 1
+    if "groups" in inputs:
+        groups = inputs["groups"].value.array[()]
+        notes.append(f"groups {groups} read from line {inputs['groups'].line}")
+    if "dilation" in inputs:
+        dilation = inputs["dilation"].value.array[()]
+        notes.append(f"dilation {dilation} read from line {inputs['dilation'].line}")
+    geometry = _geometry(x, w, stride, padding, dilation, inputs.get("padding"), source)
+    # the number of outputs decides what \frac{1}{k}\sum means
+    n_out = int(np.prod(geometry))
+    loss, loss_hint, loss_notes = resolve_loss(hints, n_out)
+    notes.extend(loss_notes)
+    error_hint = _first(hints, "error")
+    grad_output = None
+    if target is None:
+        if loss == "linear_ones":
+            grad_output = _ones_like_output(x, w, geometry)
+            loss = "linear"
+            conv["loss"] = (Source("read", loss_hint.where()) if loss_hint
+                            else Source("default"))
+        elif given is not None:
+            grad_output = given.value.array
+            loss = "linear"
+            conv["loss"] = Source("read", f"line {given.line}: given upstream gradient {_clip(given.text, 50)}")
+        else:
+            raise UserError("missing the target (Y, T, 'target:', 'ground truth') or a given upstream gradient "
+                            "(∂L/∂Ŷ, δ, 'upstream gradient:')", source)
+    else:
+        if loss in ("linear", "linear_ones"):
+            notes.append(f"the loss formula at {loss_hint.where()} has no target, but a target was given "
+                         f"(line {target.line}): ignored")
+            loss, loss_hint = None, None
+        if loss is not None:
+            conv["loss"] = Source("read", loss_hint.where())
+        elif error_hint is not None and any(r.label.quantity == "error" for r in readings):
+            # the error used as the backward signal is ∓∂L/∂Ŷ of L = ½Σ(target − output)²
+            loss = "half_sum"
+            conv["loss"] = Source("read", f"{error_hint.where()} (the error as the backward signal: "
+                                          "L = ½·Σ(target − output)²)")
+        else:
+            loss = "mean"
+            conv["loss"] = Source("default")
+
+    operation, conv["operation"] = _pick(hints, "operation", "cross_correlation", notes)
+    activation, conv["activation"] = _pick(hints, "activation", "none", notes)
+    act_reading = next((r for r in readings if r.label.quantity == "activation"), None)
+    if activation == "none" and act_reading is not None and conv["activation"].kind == "default":
+        activation = "relu"
+        conv["activation"] = Source("read", f"line {act_reading.line}: {_clip(act_reading.text, 50)}")
+
+    lr = None
+    if "learning_rate" in inputs:
+        r = inputs["learning_rate"]
+        lr = r.value.array[()]
+        conv["learning_rate"] = Source("read", f"line {r.line}: {_clip(r.text, 50)}")
+    else:
+        implicit = _first(hints, "learning_rate")
+        if implicit is not None:
+            lr = implicit.value
+            conv["learning_rate"] = Source("read", f"{implicit.where()} (no η: learning rate 1)")
+        else:
+            conv["learning_rate"] = Source("default", "not stated")
+
+    # --- iterations --------------------------------------------------------------------------------
+    iterations = _iterations(c.events, consumed, source)
+    base = _index_base(c, conv, notes)
+    if error_hint is not None and any(r.label.quantity == "error" for r in readings):
+        notes.append(f"{error_hint.where()}: the error matrix is read as the backward signal ∂L/∂Ŷ "
+                     f"({error_hint.value.replace('_', ' ')})")
+
+    bias = inputs.get("bias")
+    b = None
+    if bias is not None:   # written as a number, a row or a column
+        b = bias.value.array.reshape(-1) if bias.value.array.ndim else bias.value.array
+    try:
+        problem = make_problem(
+            x=x, w=w, target=None if target is None else target.value.array,
+            b=b, lr=lr, stride=stride, groups=groups, dilation=dilation,
+            padding=((padding[0], padding[1]), (padding[2], padding[3])) if isinstance(padding, tuple) else padding,
+            steps=len(iterations) if lr is not None else 1, loss=loss, operation=operation,
+            activation=activation, grad_output=grad_output, name=_stem(source), where="problem")
+    except UserError as exc:
+        key = (exc.where or "").rsplit(".", 1)[-1]
+        r = inputs.get(key) or (given if key == "grad_output" else None)
+        raise UserError(exc.message, where(r.line) if r else source) from None
+    if lr is None and len(iterations) > 1:
+        notes.append(f"{len(iterations)} iterations claimed but no learning rate stated: the problem has "
+                     "steps = 1 until η is inferred")
+
+    input_decimals = {}
+    for q in INPUTS:
+        r = inputs.get(q)
+        if r is not None and r.label.approx and int(r.value.decimals.max(initial=-1)) >= 1:
+            input_decimals[q] = r.value.decimals
+            notes.append(f"the {_name(q)} (line {r.line}) is shown rounded to "
+                         f"{int(r.value.decimals.max())} decimals")
+    if target is None and given is not None and given.label.approx and int(given.value.decimals.max()) >= 1:
+        input_decimals["grad_output"] = given.value.decimals
+
+    claims = []
+    for k, it in enumerate(iterations):
+        claims.append(MappingProxyType(_claims(it, problem, base, given, skipped, source)))
+    while len(claims) > 1 and not claims[-1]:
+        claims.pop()
+    if not any(claims):
+        raise UserError("no claimed values found: nothing labelled as the output (Ŷ), the loss (L), "
+                        "a gradient (∂L/∂W) or the updated filter (W')", source)
+    for key in ("loss", "operation", "activation", "learning_rate"):
+        conv.setdefault(key, Source("default"))
+    return Derivation(title=c.title or _stem(source), source=source, problem=problem, iterations=tuple(claims),
+                      conventions=MappingProxyType(conv), input_decimals=MappingProxyType(input_decimals),
+                      skipped=tuple(skipped), notes=tuple(notes))
+
+
+_LABEL_HELP = {"input": "I, X, x, 'input:', 'image:'", "filter": "W, K, F, w, 'filter:', 'kernel:', 'weights:'"}
+
+
+def _name(q: str) -> str:
+    return {"input": "input", "filter": "filter", "target": "target", "bias": "bias",
+            "learning_rate": "learning rate", "stride": "stride", "grad_output": "upstream gradient ∂L/∂Ŷ",
+            "grad_filter": "gradient ∂L/∂W", "grad_input": "gradient ∂L/∂X", "grad_bias": "gradient ∂L/∂b",
+            "updated_filter": "updated filter", "updated_bias": "updated bias", "output": "output",
+            "activation": "activation", "loss": "loss", "error": "error"}.get(q, q)
+
+
+def _clip(t: str, n: int = 60) -> str:
+    t = " ".join(t.split())
+    return t if len(t) <= n else t[: n - 1] + "…"
+
+
+def _stem(source: str) -> str:
+    from pathlib import Path
+    return Path(source).stem
+
+
+def _first(hints: list[Hint], name: str) -> Hint | None:
+    best = None
+    for h in hints:
+        if h.name == name and (best is None or h.strength > best.strength):
+            best = h
+    return best
+
+
+def _pick(hints: list[Hint], name: str, default: str, notes: list[str]) -> tuple[str, Source]:
+    h = _first(hints, name)
+    if h is None:
+        return default, Source("default")
+    for other in hints:
+        if other.name == name and other.value != h.value and other.strength == h.strength:
+            notes.append(f"{name}: {other.where()} says {other.value!r}; {h.value!r} was taken from line {h.line}")
+            break
+    return h.value, Source("read", h.where())
+
+
+def _resolve_e(r: Reading) -> Reading:
+    """E is the loss when it is a number and the error when it is a matrix."""
+    if r.label.quantity == "loss_or_error":
+        q = "loss" if r.value.array.ndim == 0 and r.label.index is None else "error"
+        return Reading(Label(q, r.label.index, r.label.iteration, r.label.next_iteration, r.label.initial),
+                       r.value, r.line, r.text, r.style, r.context)
+    return r
+
+
+def _stack(rs: list[Reading], source: str) -> Reading:
+    """Slices X_{n,c,:,:} of one quantity (a repeat of a slice with the same values is fine) -> one array."""
+    by_index: dict[tuple, Reading] = {}
+    for r in rs:
+        lead = tuple(i for i in r.label.index if i is not None)
+        first = by_index.get(lead)
+        if first is not None and not _same(first.value, r.value):
+            raise UserError(f"two different values for the {_name(r.label.quantity)} {list(lead)}: line "
+                            f"{first.line} and line {r.line}", f"{source}: line {r.line}")
+        by_index.setdefault(lead, r)
+    ndim = {len(k) for k in by_index}
+    shapes = {r.value.array.shape for r in by_index.values()}
+    first = rs[0]
+    if len(ndim) != 1 or len(shapes) != 1:
+        raise UserError(f"the slices of the {_name(first.label.quantity)} do not fit together (different "
+                        "numbers of indices or matrix shapes)", f"{source}: line {first.line}")
+    lead_shape = tuple(max(k[d] for k in by_index) + 1 for d in range(ndim.pop()))
+    missing = [list(k) for k in np.ndindex(lead_shape) if k not in by_index]
+    if missing:
+        raise UserError(f"the {_name(first.label.quantity)} slice {missing[0]} is missing (slices run up to "
+                        f"{[d - 1 for d in lead_shape]})", f"{source}: line {first.line}")
+    mat = shapes.pop()
+    value = np.empty(lead_shape + mat, dtype=object)
+    decimals = np.full(lead_shape + mat, -1, dtype=int)
+    for k, r in by_index.items():
+        value[k] = r.value.array
+        decimals[k] = np.broadcast_to(r.value.decimals, mat)
+    lab = first.label
+    label = Label(lab.quantity, None, lab.iteration, lab.next_iteration, lab.initial, lab.pre_activation,
+                  lab.reason, any(r.label.approx for r in rs))
+    return Reading(label, Value(value, decimals), first.line, first.text, first.style, first.context)
+
+
+def _same(a, b) -> bool:
+    """The same value, allowing a restatement rounded to fewer decimals."""
+    va, vb = a.array, b.array
+    if va.shape != vb.shape:
+        return False
+    da, db = np.broadcast_to(a.decimals, va.shape), np.broadcast_to(b.decimals, vb.shape)
+    for x, y, dx, dy in zip(va.reshape(-1), vb.reshape(-1), da.reshape(-1), db.reshape(-1)):
+        if x is None or y is None or x == y:
+            continue
+        coarse, fine = (dx, y) if 0 <= dx < (dy if dy >= 0 else 10**9) else (dy, x) if dy >= 0 else (None, None)
+        if coarse is None:
+            return False
+        if abs(fine - (x if fine is y else y)) > Fraction(1, 2) * Fraction(10) ** -int(coarse):
+            return False
+    return True
+
+
+def _restates_update(r: Reading, readings: list[Reading]) -> bool:
+    return any(o.label.quantity == "updated_filter" and o.line < r.line and o.label.index is None
+               and _same(o.value, r.value) for o in readings)
+
+
+def _geometry(x, w, stride: int, padding, dilation, pad_reading, source: str) -> tuple[int, int, int, int]:
+    """The output shape (N, C_out, H_out, W_out) before the problem exists (to read 1/k·Σ)."""
+    from ..problem import output_hw, resolve_padding
+    xs = (1,) * (4 - x.ndim) + x.shape
+    ws = (1,) * (4 - w.ndim) + w.shape
+    if isinstance(padding, tuple) and len(padding) == 4:
+        padding = ((padding[0], padding[1]), (padding[2], padding[3]))
+    try:
+        d2 = dilation if isinstance(dilation, tuple) else (dilation, dilation)
+        pad = resolve_padding(padding, ws[2:], (stride, stride), d2, xs[2:])
+    except UserError as exc:
+        raise UserError(exc.message, f"{source}: line {pad_reading.line}" if pad_reading else source) from None
+    return (xs[0], ws[0], *output_hw(xs[2:], ws[2:], (stride, stride), pad, d2))
+
+
+def _ones_like_output(x, w, geometry) -> np.ndarray:
+    shape = geometry[2:] if x.ndim == 2 and w.ndim <= 3 else geometry
+    a = np.empty(shape, dtype=object)
+    for i in np.ndindex(shape):
+        a[i] = Fraction(1)
+    return a
+
+
+def _index_base(c: Collected, conv: dict, notes: list[str]) -> int:
+    if not c.indices:
+        conv["indexing"] = Source("default", "0-based")
+        return 0
+    low = min(c.indices)
+    if low[0] == 0:
+        conv["indexing"] = Source("read", f"0-based: line {low[1]}, {_clip(low[2], 30)}")
+        return 0
+    conv["indexing"] = Source("read", f"1-based: line {low[1]}, {_clip(low[2], 30)} (no index 0 written)")
+    notes.append(f"indices read as 1-based (the lowest index written is {low[0]}, line {low[1]})")
+    return 1
+
+
+# --- iterations ------------------------------------------------------------------------------------
+
+def _iterations(events: list, consumed: set[int], source: str) -> list[dict]:
+    """Group the claim readings by SGD iteration (0-based list of {quantity: [readings]})."""
+    markers = [e[1] for e in events if not isinstance(e, Reading)]
+    marker_base = 0 if markers and min(markers) == 0 else 1
+    its: list[dict] = [{}]
+    cur = 0
+    updated = False
+    for e in events:
+        if not isinstance(e, Reading):
+            k = e[1] - marker_base
+            if 0 <= k < MAX_STEPS:
+                cur, updated = k, False
+                while len(its) <= cur:
+                    its.append({})
+            continue
+        if id(e) in consumed:
+            continue
+        r = _resolve_e(e)
+        q = r.label.quantity
+        if q in INPUTS + ("learning_rate", "stride", "skip", "padding", "groups", "dilation"):
+            continue
+        if r.label.iteration is not None and q in ("updated_filter", "updated_bias"):
+            k = r.label.iteration - 1
+        elif r.label.initial:
+            k = 0
+        elif r.label.next_iteration:
+            k = cur + 1
+            cur, updated = k, False
+        elif updated and q in FORWARD and not _repeats(its[cur], r):
+            cur, updated = cur + 1, False
+            k = cur
+        else:
+            k = cur
+        if not 0 <= k < MAX_STEPS:
+            raise UserError(f"iteration {k + 1} is beyond the limit of {MAX_STEPS}", f"{source}: line {r.line}")
+        while len(its) <= k:
+            its.append({})
+        its[k].setdefault(q, []).append(r)
+        if q in ("updated_filter", "updated_bias") and k == cur:
+            updated = True
+    return its
+
+
+def _repeats(it: dict, r: Reading) -> bool:
+    return any(o.label.index == r.label.index and _same(o.value, r.value) for o in it.get(r.label.quantity, []))
+
+
+# --- claims ---------------------------------------------------------------------------------------------
+
+def _expected_shape(q: str, problem) -> tuple[int, ...]:
+    canon = {"output": problem.out_shape, "activation": problem.out_shape, "grad_output": problem.out_shape,
+             "error": problem.out_shape, "grad_filter": problem.w.shape, "updated_filter": problem.w.shape,
+             "grad_input": problem.x.shape, "grad_bias": (problem.w.shape[0],),
+             "updated_bias": (problem.w.shape[0],), "loss": ()}[q]
+    return problem.layout.user_shape("output" if q == "error" else q, canon)
+
+
+def _fit(value: np.ndarray, shape: tuple[int, ...]) -> np.ndarray | None:
+    if value.shape == shape:
+        return value
+    squeeze = lambda s: tuple(d for d in s if d != 1)  # noqa: E731
+    if squeeze(value.shape) == squeeze(shape):
+        return value.reshape(shape)
+    return None
+
+
+def _claims(it: dict, problem, base: int, given, skipped: list[str], source: str) -> dict[str, Claim]:
+    """One iteration's claims. An error matrix (E = Y − Ŷ or Ŷ − Y) is the backward signal the person used:
+    it is claimed as ∂L/∂Ŷ as written; verify knows the "error = target − output" sign convention."""
+    out: dict[str, Claim] = {}
+    for q, rs in it.items():
+        target_q = "grad_output" if q == "error" else q
+        if target_q == "grad_output":
+            pre = [r for r in rs if r.label.pre_activation and problem.activation == "relu"]
+            skipped.extend(f"line {r.line}: {_clip(r.text)} — ∂L/∂Z before the ReLU (not a checked step)"
+                           for r in pre)
+            rs = [r for r in rs if r not in pre]
+            if problem.loss == "linear" and given is not None:
+                rs = [r for r in rs if r is not given and not (r.label.index is None and _same(r.value, given.value))]
+        if target_q not in CLAIMABLE or not rs:
+            continue
+        if target_q == "activation" and problem.activation != "relu":
+            continue
+        if target_q in ("grad_bias", "updated_bias") and problem.b is None:
+            skipped.extend(f"line {r.line}: {_clip(r.text)} — a bias claim, but no bias was given" for r in rs)
+            continue
+        claim = _claim(target_q, rs, problem, base, source)
+        if target_q in out:
+            claim = _merge(out[target_q], claim, source)
+        out[target_q] = claim
+    return {q: out[q] for q in CLAIMABLE if q in out}
+
+
+def _claim(q: str, rs: list[Reading], problem, base: int, source: str) -> Claim:
+    shape = _expected_shape(q, problem)
+    value = np.empty(shape, dtype=object)
+    decimals = np.full(shape, -1, dtype=int)
+    filled = np.zeros(shape, dtype=bool)
+    lines: list[int] = []
+    texts: list[str] = []
+    for r in rs:
+        if r.label.index is None:
+            v = _fit(r.value.array, shape)
+            if v is None:
+                raise UserError(f"the {_name(q)} has shape {list(r.value.array.shape)}, but it should have shape "
+                                f"{list(shape)}", f"{source}: line {r.line}")
+            d = np.broadcast_to(r.value.decimals, r.value.array.shape).reshape(shape)
+            for idx in np.ndindex(shape):
+                _put(value, decimals, filled, idx, v[idx], int(d[idx]), r, rs, source, q)
+        elif None in r.label.index:   # a slice Ŷ_{0,1,:,:}
+            lead = tuple(i - base for i in r.label.index if i is not None)
+            sub = _element_index(lead, shape[:-2]) if len(shape) > 2 else None
+            if sub is None or r.value.array.shape != shape[-2:]:
+                raise UserError(f"{_clip(r.text, 40)}: the slice {list(r.label.index)} does not fit the "
+                                f"{_name(q)} of shape {list(shape)}", f"{source}: line {r.line}")
+            for inner in np.ndindex(shape[-2:]):
+                _put(value, decimals, filled, sub + inner, r.value.array[inner],
+                     int(np.broadcast_to(r.value.decimals, shape[-2:])[inner]), r, rs, source, q)
+        else:
+            idx = tuple(i - base for i in r.label.index)
+            idx = _element_index(idx, shape)
+            if idx is None:
+                raise UserError(f"{_clip(r.text, 40)}: index {list(r.label.index)} is outside the {_name(q)} of "
+                                f"shape {list(shape)} ({'1' if base else '0'}-based)", f"{source}: line {r.line}")
+            _put(value, decimals, filled, idx, r.value.array[()], int(r.value.decimals), r, rs, source, q)
+        if r.line not in lines:
+            lines.append(r.line)
+            texts.append(_clip(r.text, 50))
+    where = f"line {lines[0]}" if len(lines) == 1 else "lines " + ", ".join(str(n) for n in lines[:8])
+    return Claim(q, value, decimals, where, "; ".join(texts[:4]))
+
+
+def _element_index(idx: tuple[int, ...], shape: tuple[int, ...]) -> tuple[int, ...] | None:
+    if len(shape) < len(idx):
+        return None
+    full = (0,) * (len(shape) - len(idx)) + idx
+    if any(s != 1 for s in shape[: len(shape) - len(idx)]):
+        return None
+    if any(i < 0 or i >= s for i, s in zip(full, shape)):
+        return None
+    return full
+
+
+def _put(value, decimals, filled, idx, v, d, r: Reading, rs: list[Reading], source: str, q: str) -> None:
+    if not filled[idx]:
+        value[idx], decimals[idx], filled[idx] = v, d, True
+        return
+    old, old_d = value[idx], int(decimals[idx])
+    if old == v:
+        decimals[idx] = max(old_d, d) if min(old_d, d) >= 0 else -1
+        return
+    coarse, fine = (old_d, v) if 0 <= old_d and (d < 0 or old_d < d) else (d, old)
+    if coarse >= 0 and abs(fine - (old if fine is v else v)) <= Fraction(1, 2) * Fraction(10) ** -coarse:
+        if fine is v:
+            value[idx], decimals[idx] = v, d
+        return
+    first = next((o for o in rs if o is not r), r)
+    entry = f" {list(idx)}" if idx else ""
+    raise UserError(f"two different values for the {_name(q)}{entry}: {_show(old)} (line {first.line}) and "
+                    f"{_show(v)} (line {r.line})", f"{source}: line {r.line}")
+
+
+def _show(v: Fraction) -> str:
+    """A value as a person wrote it: a decimal when it terminates, else p/q."""
+    d = v.denominator
+    while d % 2 == 0:
+        d //= 2
+    while d % 5 == 0:
+        d //= 5
+    if d != 1:
+        return str(v)
+    from decimal import Decimal
+    return format(Decimal(v.numerator) / Decimal(v.denominator), "f")
+
+
+def _merge(a: Claim, b: Claim, source: str) -> Claim:
+    value, decimals = a.value.copy(), a.decimals.copy()
+    for idx in np.ndindex(value.shape):
+        if b.value[idx] is None:
+            continue
+        if value[idx] is None:
+            value[idx], decimals[idx] = b.value[idx], b.decimals[idx]
+        elif value[idx] != b.value[idx]:
+            raise UserError(f"two different values for the {_name(a.quantity)} {list(idx)}: {_show(value[idx])} "
+                            f"({a.where}) and {_show(b.value[idx])} ({b.where})", f"{source}: {b.where}")
+    return Claim(a.quantity, value, decimals, f"{a.where}; {b.where}", f"{a.text}; {b.text}")

@@ -1,0 +1,317 @@
+"""Segments -> what the document says, in order: labelled values, convention hints, iteration markers,
+and matrices left out (with why). No arithmetic happens here; `assemble` decides what it all means."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import conventions
+from ..errors import UserError
+from .conventions import Hint
+from .labels import Label, code_label, latex_label, normalize, prose_label
+from .latex import Equation, Value, parse_math
+from .numbers import parse_number
+from .plaintext import Found, scan
+from .segments import Segment
+from .textmath import parse_block
+
+SCALAR_QUANTITIES = ("loss", "learning_rate", "stride", "loss_or_error", "padding")
+BIAS = ("bias", "grad_bias", "updated_bias")
+_MARKER = re.compile(r"^\W*(?:#+\s*)?(?:\*\*)?\s*(?:epoch|iteration|iter)\s*#?\s*(\d{1,4})\b", re.IGNORECASE)
+_ORDINAL = re.compile(r"\b(first|second|third|fourth|fifth|sixth)\s+(?:iteration|epoch|update|training step)\b",
+                      re.IGNORECASE)
+_ORDINALS = {"first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "sixth": 6}
+_SHELL = re.compile(r"^(?:>>>|In\s*\[\d*\]:|\.\.\.)?\s*(?:print\s*\(\s*(?:(?:f?['\"][^'\"]*['\"])\s*,\s*)?)?"
+                    r"([A-Za-z_][\w.]*)\s*\)?\s*$")
+_COMMENT = re.compile(r"^\s*#\s*(.+)$")
+_PAD_SIDES = re.compile(r"\bpadding\b.{0,20}?\btop\s*(\d+),?\s*bottom\s*(\d+),?\s*left\s*(\d+),?\s*right\s*(\d+)",
+                        re.IGNORECASE)
+_PAD = re.compile(r"(?<!the )(?<!the zero )\b(?:zero[- ])?padding\b\s*(?:[:=]|of|is)\s*(?:\$\s*p\s*=\s*)?(\d+|none|'same'|\"same\"|same|"
+                  r"'valid'|\"valid\"|valid)\b|\b(same|valid)\s+padding\b", re.IGNORECASE)
+
+
+@dataclass(frozen=True, eq=False)
+class Reading:
+    label: Label
+    value: Value
+    line: int
+    text: str
+    style: str               # latex | list | numpy | torch | scalar
+    context: str = ""        # the prose just before it (for skip reasons and messages)
+
+
+@dataclass
+class Collected:
+    events: list = field(default_factory=list)      # Reading | ("marker", k, line) in document order
+    hints: list[Hint] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    indices: list[tuple[int, int, str]] = field(default_factory=list)   # (lowest index, line, text)
+    title: str = ""
+
+
+MAX_MATH_CHARS = 500_000     # LaTeX read with pylatexenc (about 5 µs a character)
+MAX_SEGMENTS = 50_000
+
+
+def collect(segments: list[Segment], where: str = "document") -> Collected:
+    math_chars = sum(len(s.text) for s in segments if s.kind == "math")
+    if math_chars > MAX_MATH_CHARS or len(segments) > MAX_SEGMENTS:
+        raise UserError(f"too much to read: {math_chars} characters of math in {len(segments)} pieces (the limits are "
+                        f"{MAX_MATH_CHARS} and {MAX_SEGMENTS}); crossgrad reads derivations of small cases", where)
+    out = Collected()
+    math = {id(s): parse_math(s.text, s.line_at) for s in segments if s.kind == "math"}
+    y_is_output = _y_is_output(math.values())
+    context: tuple[str, int, Label | None] | None = None   # the last prose line that may label a value
+    para: list[tuple[str, int]] = []                          # the prose lines of the current paragraph
+    epoch_table = False                                       # inside a "| Epoch | Loss |" table
+    for seg in segments:
+        if seg.kind != "prose" or (para and seg.line > para[-1][1] + 1):
+            para = [] if seg.kind != "prose" else para[-0:0]
+        if seg.kind == "prose":
+            if _EPOCH_HEADER.match(seg.text):
+                epoch_table = True
+                continue
+            row = _EPOCH_ROW.match(seg.text) if epoch_table else None
+            if row:   # | 2 | 0.2331 |: the loss of epoch 2
+                out.events.append(("marker", int(row.group(1)), seg.line))
+                number = parse_number(row.group(2))
+                if number is not None:
+                    a = np.empty((), dtype=object)
+                    a[()] = number[0]
+                    out.events.append(Reading(Label("loss"), Value(a, np.array(number[1])), seg.line,
+                                              _clip(seg.text), "scalar"))
+                continue
+            epoch_table = epoch_table and bool(re.match(r"^\s*\|?[\s:|-]+$", seg.text))
+            if not out.title and seg.text.strip():
+                out.title = seg.text.strip().lstrip("#").strip()[:100]
+            _marker(seg.text, seg.line, out)
+            _padding(seg.text, seg.line, out)
+            _geometry_words(seg.text, seg.line, out)
+            out.hints.extend(conventions.from_text(seg.text, seg.line))
+            used = [_found(f, out, context, code=False) for f in scan(seg.text, seg.line)]
+            if any(used):
+                context = None
+            else:
+                text = seg.text.replace("\u2063", " ").strip()
+                if text:
+                    para.append((text, seg.line))
+                    context = (text, seg.line, _paragraph_label(para))
+        elif seg.kind in ("code", "text"):
+            code = seg.kind == "code"
+            lines = seg.text.split("\n")
+            markers = []
+            for k, line in enumerate(lines):
+                if not code or not line.lstrip().startswith(("[", "tensor", "array")):
+                    before = len(out.events)
+                    _marker(line, seg.line + k, out)
+                    markers.extend(out.events[before:])
+                    del out.events[before:]
+                _padding(line, seg.line + k, out)
+                _geometry_words(line, seg.line + k, out)
+                out.hints.extend(conventions.from_text(line, seg.line + k, code=code))
+            equations, masked = parse_block(seg.text, seg.line)
+            items = ([(e.line, 0, e) for e in equations] + [(f.line, 1, f) for f in scan(masked, seg.line)]
+                     + [(m[2], -1, m) for m in markers])
+            found_any = False
+            for _, kind, item in sorted(items, key=lambda t: (t[0], t[1])):
+                if kind == -1:
+                    out.events.append(item)
+                elif kind == 0:
+                    context = _equation(item, out, context, y_is_output)
+                    found_any = True
+                elif _found(item, out, context, code=code):
+                    context = None
+                    found_any = True
+            last = next((l.strip() for l in reversed(lines) if l.strip()), "")
+            shell = _SHELL.match(last) if code else None
+            if shell:   # `print(w)` or `w` ends a cell: its output below is w (updated if the cell changed it)
+                name = shell.group(1)
+                label = code_label(name)
+                changed = re.compile(rf"^\s*{re.escape(name)}\s*(?:-=|\+=|=\s*{re.escape(name)}\s*[-+])", re.M)
+                if label is not None and label.quantity in ("filter", "bias") and changed.search(seg.text):
+                    label = Label("updated_" + label.quantity)
+                context = (last, seg.line + len(lines) - 1, label)
+            elif not found_any and not code:
+                context = (last, seg.line + len(lines) - 1, prose_label(last)) if last else context
+            else:
+                context = None
+        else:
+            for eq in math[id(seg)]:
+                context = _equation(eq, out, context, y_is_output)
+    return out
+
+
+def _paragraph_label(para: list[tuple[str, int]]) -> Label | None:
+    """The label of the paragraph's last line; a skip reason anywhere in the paragraph ("with zero padding
+    the output would be …, for comparison the padded output of the initial filter is:") wins."""
+    whole = prose_label(" ".join(t for t, _ in para[-4:]))
+    if whole is not None and whole.quantity == "skip":
+        return whole
+    return prose_label(para[-1][0]) or whole
+
+
+def _y_is_output(equation_lists) -> bool:
+    """When a document calls the target T (or Y_true), its Y is the output."""
+    for eqs in equation_lists:
+        for eq in eqs:
+            if len(eq.sides) >= 2 and re.fullmatch(r"T|Y_\{?(true|target|gt)\}?|y_\{?(true|target)\}?",
+                                                   normalize(eq.lhs.latex)):
+                return True
+    return False
+
+
+def _padding(text: str, line: int, out: Collected) -> None:
+    """'Padding: 1', 'padding = 0', 'Padding: zeros: top 0, bottom 1, left 1, right 1', 'same padding'."""
+    m = _PAD_SIDES.search(text)
+    if m:
+        value = tuple(int(g) for g in m.groups())
+    else:
+        m = _PAD.search(text)
+        if not m:
+            return
+        word = (m.group(1) or m.group(2)).strip("'\"").lower()
+        value = 0 if word in ("none", "valid") else word if word == "same" else int(word)
+    a = np.empty((), dtype=object)
+    a[()] = value
+    out.events.append(Reading(Label("padding"), Value(a, np.array(-1)), line, _clip(text), "scalar"))
+
+
+_EPOCH_HEADER = re.compile(r"^\s*\|?\s*(?:epoch|iteration|step)\s*\|\s*(?:training\s+)?loss\s*\|?\s*$", re.IGNORECASE)
+_EPOCH_ROW = re.compile(r"^\s*\|?\s*(\d{1,4})\s*\|\s*([-+\u2212]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*\|?\s*$")
+_GROUPS = re.compile(r"\bgroups\s*(?:[:=]|of|is)\s*(\d+)\b", re.IGNORECASE)
+_DILATION = re.compile(r"\bdilation\s*(?:[:=]|of|is)\s*(\d+)(?:\s*\(rows?\),?\s*(\d+)\s*\(columns?\))?",
+                       re.IGNORECASE)
+
+
+def _geometry_words(text: str, line: int, out: Collected) -> None:
+    """'Groups: 2', 'Dilation: 2 (rows), 1 (columns)', 'dilation = 2'."""
+    for pattern, name in ((_GROUPS, "groups"), (_DILATION, "dilation")):
+        m = pattern.search(text)
+        if m:
+            a = np.empty((), dtype=object)
+            a[()] = int(m.group(1)) if name == "groups" or not m.group(2) else (int(m.group(1)), int(m.group(2)))
+            out.events.append(Reading(Label(name), Value(a, np.array(-1)), line, _clip(text), "scalar"))
+
+
+def _marker(text: str, line: int, out: Collected) -> None:
+    m = _MARKER.match(text)
+    if m:
+        out.events.append(("marker", int(m.group(1)), line))
+        return
+    m = _ORDINAL.search(text)
+    if m and not re.search(r"\b(will|would|next)\b", text, re.IGNORECASE):
+        out.events.append(("marker", _ORDINALS[m.group(1).lower()], line))
+
+
+def _index_note(label: Label, line: int, text: str, out: Collected) -> None:
+    ints = [i for i in (label.index or ()) if i is not None]
+    if ints:
+        out.indices.append((min(ints), line, text))
+
+
+def _add(out: Collected, label: Label, value: Value, line: int, text: str, style: str, context) -> bool:
+    ctx_text = context[0] if context else ""
+    if label.quantity == "skip":
+        out.skipped.append(f"line {line}: {_clip(text)} — {label.reason}")
+        return True
+    if value.array.ndim == 0 and label.quantity not in SCALAR_QUANTITIES + BIAS and label.index is None:
+        return False  # "top-left weight = 0.5": a number where a matrix belongs is not a claim of the matrix
+    if value.array.ndim > 0 and label.quantity in ("loss", "learning_rate", "stride"):
+        out.skipped.append(f"line {line}: {_clip(text)} — a matrix labelled as the {label.quantity}")
+        return True
+    if label.index is not None and value.array.ndim != (2 if None in label.index else 0):
+        return False  # an element needs a number, a slice W_{0,1,:,:} a matrix
+    _index_note(label, line, text, out)
+    out.events.append(Reading(label, value, line, text, style, ctx_text))
+    return True
+
+
+def _context_label(context) -> Label | None:
+    return context[2] if context else None
+
+
+def _equation(eq: Equation, out: Collected, context, y_is_output: bool):
+    sides = [s.latex for s in eq.sides]
+    value = eq.final
+    line = eq.sides[-1].line
+    if len(eq.sides) == 1:
+        if value is None:
+            return context
+        label = _context_label(context)
+        text = _clip(eq.latex)
+        if label is None:
+            if value.array.ndim:
+                out.skipped.append(f"line {line}: {text} — a matrix with no label")
+            return None
+        _add(out, label, value, line, text, "latex", context)
+        return None
+    label = latex_label(eq.lhs.latex, y_is_output)
+    out.hints.extend(conventions.from_equation(sides, label, eq.line, y_is_output))
+    if value is None:
+        if label is not None:
+            _index_note(label, eq.line, eq.lhs.latex, out)
+        return context
+    text = _clip(eq.latex)
+    if label is None:
+        if value.array.ndim:
+            out.skipped.append(f"line {line}: {text} — left side {_clip(eq.lhs.latex, 30)!r} is not a known "
+                               "quantity")
+        return context
+    ctx = _context_label(context)
+    if ctx is not None and ctx.quantity == "skip" and label.quantity not in ("learning_rate", "stride"):
+        out.skipped.append(f"line {line}: {text} — {ctx.reason}")
+        return None
+    if ctx is not None and (ctx.next_iteration or ctx.initial) and label.quantity == ctx.quantity:
+        label = Label(label.quantity, label.index, label.iteration, ctx.next_iteration, ctx.initial,
+                      label.pre_activation)
+    if ctx is not None and ctx.approx or value.relation == "≈":
+        label = Label(label.quantity, label.index, label.iteration, label.next_iteration, label.initial,
+                      label.pre_activation, approx=True)
+    _add(out, label, value, line, text, "latex", context)
+    return None
+
+
+def _found(f: Found, out: Collected, context, code: bool) -> bool:
+    """Add what a plain-text value says; True when it was used (or skipped on purpose)."""
+    label = None
+    label_text = f.label_text.replace("\u2063", " ").strip()
+    bare = label_text.rstrip(":=").strip().strip("'\"").strip()
+    if bare and re.fullmatch(r"[A-Za-z_][\w.]*(\[\d+\])*", bare):
+        label = code_label(bare) or latex_label(bare) or prose_label(bare)
+    elif label_text:
+        if f.style != "scalar" and not re.search(r"(=|:|\bis|\bare|≈)\s*$", label_text):
+            return False  # an array in the middle of a sentence ("[1]") labels nothing
+        label = prose_label(label_text)
+        if label is None and code:
+            m = re.search(r"([A-Za-z_][\w.]*)\s*=\s*$", label_text)
+            label = code_label(m.group(1)) if m else None
+    else:
+        if f.style == "scalar":
+            return False
+        if code and f.previous:
+            m = _SHELL.match(f.previous)
+            c = _COMMENT.match(f.previous)
+            label = code_label(m.group(1)) if m else prose_label(c.group(1)) if c else None
+        if label is None:
+            label = _context_label(context)
+    if label is None:
+        if f.value.array.ndim:
+            out.skipped.append(f"line {f.line}: {f.text} — a matrix with no label")
+        return f.value.array.ndim > 0
+    if f.style == "scalar" and label.quantity not in SCALAR_QUANTITIES + BIAS:
+        return False
+    if label.quantity == "loss_or_error" and f.style == "scalar":
+        label = Label("loss")
+    if f.style in ("numpy", "torch") and int(f.value.decimals.max(initial=-1)) >= 4 or \
+            (label_text and prose_label(label_text) is not None and prose_label(label_text).approx):
+        label = Label(label.quantity, label.index, label.iteration, label.next_iteration, label.initial,
+                      label.pre_activation, label.reason, approx=True)
+    return _add(out, label, f.value, f.line, f.text, f.style, context)
+
+
+def _clip(t: str, n: int = 70) -> str:
+    t = " ".join(t.split())
+    return t if len(t) <= n else t[: n - 1] + "…"

@@ -1,0 +1,375 @@
+"""The importer's parts and its refusals: numbers, LaTeX, printed arrays, labels, conventions; malformed,
+ambiguous and oversized documents -> one UserError naming the quantity and the line."""
+
+from __future__ import annotations
+
+import time
+from decimal import Decimal
+from fractions import Fraction as F
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from harness.errors import UserError
+from harness.importer import MAX_BYTES, read_document
+from harness.importer.conventions import classify_loss_formula, from_text
+from harness.importer.labels import latex_label, prose_label
+from harness.importer.latex import parse_math
+from harness.importer.numbers import parse_number
+from harness.importer.plaintext import scan
+from harness.importer.textmath import parse_block
+
+from conftest import exact
+
+SEEDISH = """# t
+$$X = \\begin{bmatrix} 1 & 2 & 1 \\\\ 0 & 1 & 2 \\\\ 2 & 1 & 0 \\end{bmatrix}$$
+
+$$W = \\begin{bmatrix} 0.5 & 0.2 \\\\ 0.3 & 0.7 \\end{bmatrix}$$
+
+$$Y = \\begin{bmatrix} 1 & 2 \\\\ 2 & 1 \\end{bmatrix}$$
+
+$$\\hat{Y} = \\begin{bmatrix} 1.6 & 2.9 \\\\ 1.5 & 1.2 \\end{bmatrix}$$
+"""
+
+
+def doc(tmp_path, text: str, name: str = "d.md"):
+    p = tmp_path / name
+    p.write_text(text, encoding="utf-8")
+    return p
+
+
+def refused(tmp_path, text: str, *needles: str, name: str = "d.md") -> str:
+    with pytest.raises(UserError) as info:
+        read_document(doc(tmp_path, text, name))
+    msg = str(info.value)
+    for n in needles:
+        assert n in msg, f"observed {msg!r}, expected it to mention {n!r}"
+    assert "\n" not in msg, f"observed a multi-line message {msg!r}"
+    return msg
+
+
+# --- numbers -----------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("text, value, decimals", [
+    ("0.365", F("0.365"), 3), ("-0.5", F(-1, 2), 1), ("\u22120.5", F(-1, 2), 1), ("2", F(2), -1),
+    ("2.", F(2), 0), (".5", F(1, 2), 1), ("1.5e-3", F(3, 2000), 4), ("-5.55e-17", F("-5.55e-17"), 19),
+    ("1.46/4", F("0.365"), -1), ("1.2*10^-3", F("0.0012"), 4),
+], ids=lambda v: str(v))
+def test_parse_number(text, value, decimals):
+    assert parse_number(text) == (value, decimals), f"observed {parse_number(text)}, expected {(value, decimals)}"
+
+
+@pytest.mark.parametrize("text", ["0.5 - 0.1", "1,5", "--1", "x", "", "1/0", "0.5(0.3)", "1e99999"])
+def test_not_a_number(text):
+    assert parse_number(text) is None, f"observed {parse_number(text)} for {text!r}, expected None"
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.decimals(min_value=-1000, max_value=1000, places=4, allow_nan=False, allow_infinity=False))
+def test_parse_number_is_exact(d: Decimal):
+    text = format(d, "f")
+    value, decimals = parse_number(text)
+    assert value == F(d), f"observed {value}, expected {F(d)} for {text!r}"
+    assert decimals == (len(text.split(".")[1]) if "." in text else -1)
+
+
+# --- LaTeX ------------------------------------------------------------------------------------------
+
+def final(latex: str):
+    eqs = parse_math(latex, lambda offset: 1)
+    assert len(eqs) == 1, f"observed {len(eqs)} equations in {latex!r}"
+    return eqs[0]
+
+
+@pytest.mark.parametrize("env", ["bmatrix", "pmatrix", "vmatrix", "Bmatrix", "matrix"])
+def test_matrix_environments(env):
+    eq = final(f"W = \\begin{{{env}}} 1 & -2 \\\\ 0.5 & \u22123 \\end{{{env}}}")
+    assert np.array_equal(eq.final.array, exact([[1, -2], ["0.5", -3]]))
+
+
+def test_array_with_column_spec_and_delimiters():
+    eq = final(r"W = \left[\begin{array}{cc} 1 & 2 \\ 3 & 4 \\ \end{array}\right]")
+    assert np.array_equal(eq.final.array, exact([[1, 2], [3, 4]]))
+
+
+@pytest.mark.parametrize("latex, value", [
+    (r"L = \frac{1}{4}[0.36 + 0.81] = \frac{1.46}{4} = 0.365", F("0.365")),
+    (r"L = \frac{73}{200}", F(73, 200)),
+    (r"L \approx 0.37", F("0.37")),
+    (r"L = -\frac{1}{4}", F(-1, 4)),
+    (r"L = \boxed{0.5}", F(1, 2)),
+    (r"L = 5.55 \times 10^{-17}", F("5.55e-17")),
+], ids=["last-value", "fraction", "approx", "negative-fraction", "boxed", "times-ten"])
+def test_final_values(latex, value):
+    assert final(latex).final.array[()] == value
+
+
+@pytest.mark.parametrize("latex", [
+    r"\frac{\partial L}{\partial W} = \frac{2}{4} \sum (Y - \hat{Y}) \times \text{region}",
+    r"W' = W - \eta \cdot \frac{\partial L}{\partial W}",
+    r"W' = \begin{bmatrix} 0.5 - 0.1(0.3) & 0.2 \end{bmatrix}",
+    r"L = 0.1 \begin{bmatrix} 1 & 2 \end{bmatrix}",
+], ids=["formula", "update-rule", "matrix-of-formulas", "scalar-times-matrix"])
+def test_formulas_are_not_values(latex):
+    assert final(latex).final is None, f"observed a value in {latex!r}"
+
+
+def test_exact_value_before_its_rounding_wins():
+    eq = final(r"X = \begin{bmatrix} \frac{1}{3} & -\frac{2}{7} \end{bmatrix} \approx "
+               r"\begin{bmatrix} 0.333333 & -0.285714 \end{bmatrix}")
+    assert eq.final.array.tolist() == [[F(1, 3), F(-2, 7)]] and eq.final.decimals.tolist() == [[-1, -1]]
+    assert eq.final.relation == "="
+    alone = final(r"L \approx 0.33")
+    assert alone.final.array[()] == F("0.33") and alone.final.relation == "≈"
+
+
+def test_aligned_continuation_rows_and_separate_equations():
+    eqs = parse_math(r"\begin{aligned} W' &= \begin{bmatrix} 1 - 0.1 & 2 \end{bmatrix} \\ &= \begin{bmatrix}"
+                     r" 0.9 & 2 \end{bmatrix} \\ b' &= 0.5 \end{aligned}", lambda o: 1)
+    assert [e.lhs.latex for e in eqs] == ["W'", "b'"], f"observed {[e.lhs.latex for e in eqs]}"
+    assert np.array_equal(eqs[0].final.array, exact([["0.9", 2]])) and eqs[1].final.array[()] == F("0.5")
+
+
+def test_quad_separated_equations():
+    eqs = parse_math(r"X = \begin{bmatrix} 1 \end{bmatrix}, \quad \eta = 0.1, \qquad b = -1", lambda o: 1)
+    assert [(e.lhs.latex, e.final.array.tolist()) for e in eqs] == [
+        ("X", [[F(1)]]), (r"\eta", F(1, 10)), ("b", F(-1))]
+
+
+# --- labels --------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("latex, quantity, index", [
+    ("I", "input", None), ("x", "input", None), ("K", "filter", None), ("F", "filter", None),
+    ("T", "target", None), (r"\hat{y}", "output", None), ("O", "output", None), ("Z", "output", None),
+    (r"\mathcal{L}", "loss", None), ("J", "loss", None), (r"\alpha", "learning_rate", None),
+    ("lr", "learning_rate", None), (r"\frac{\partial L}{\partial W_{0,1}}", "grad_filter", (0, 1)),
+    (r"\nabla_W L", "grad_filter", None), ("dL/dW", "grad_filter", None), ("∂L/∂W₀₀", None, None),
+    (r"\frac{\partial L}{\partial X}", "grad_input", None), (r"\frac{\partial L}{\partial \hat{Y}}", "grad_output", None),
+    ("W'", "updated_filter", None), ("W_{new}", "updated_filter", None), ("K_{new}", "updated_filter", None),
+    ("W^{(1)}", "updated_filter", None), ("W^{+}", "updated_filter", None), (r"\hat{Y}_{1,0}", "output", (1, 0)),
+    ("X_{pad}", "skip", None), ("W^*", "skip", None), (r"\frac{\partial \hat{Y}}{\partial W}", None, None),
+], ids=lambda v: str(v))
+def test_latex_labels(latex, quantity, index):
+    if latex == "∂L/∂W₀₀":   # Unicode text is read through textmath.to_latexish
+        from harness.importer.textmath import to_latexish
+        latex, quantity, index = to_latexish(latex), "grad_filter", (0, 0)
+    label = latex_label(latex)
+    observed = None if label is None else (label.quantity, label.index)
+    expected = None if quantity is None else (quantity, index)
+    assert observed == expected, f"observed {observed}, expected {expected} for {latex!r}"
+
+
+@pytest.mark.parametrize("text, quantity", [
+    ("Input volume:", "input"), ("Initial Random Filter (2×2)", "filter"), ("Target Output (2×2)", "target"),
+    ("Computed Feature Map", "output"), ("The output right now is:", "output"), ("Updated Filter:", "updated_filter"),
+    ("the new filter is", "updated_filter"), ("Use error as kernel to compute gradients:", "grad_filter"),
+    ("Gradient of the loss with respect to the input:", "grad_input"), ("upstream gradient:", "grad_output"),
+    ("Output after ReLU:", "activation"), ("Desired filter:", "skip"), ("Weights after 50 epochs:", "skip"),
+    ("For comparison, the padded output is:", "skip"), ("Flipped kernel:", "skip"), ("Error:", "error"),
+    ("Slide it over the image. The output right now is:", "output"), ("nothing to see here", None),
+], ids=lambda v: str(v))
+def test_prose_labels(text, quantity):
+    label = prose_label(text)
+    assert (label and label.quantity) == quantity, f"observed {label}, expected {quantity} for {text!r}"
+
+
+# --- conventions -----------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("latex, expected", [
+    (r"\frac{1}{4} \sum (Y - \hat{Y})^2", ("frac", 4)), (r"\frac{1}{n}\sum_{ij}(\hat y - y)^2", "mean"),
+    (r"\frac{1}{2}\sum (T - O)^2", ("frac", 2)), (r"\sum (Y - \hat{Y})^2", "sum"),
+    (r"\frac{1}{2n}\sum(\hat{Y} - Y)^2", "half_mean"), (r"1/(2 \cdot 4) \sum (\hat{Y} - Y)^2", ("frac", 8)),
+    (r"\sum_{i,j} O_{ij}", "linear_ones"), (r"\sum G \odot \hat{Y}", "linear"), (r"\frac{3}{7}\sum(Y-O)^2", None),
+    (r"\frac{1}{4}[0.36 + 0.81]", None),
+], ids=lambda v: str(v))
+def test_loss_formulas(latex, expected):
+    assert classify_loss_formula(latex) == expected
+
+
+@pytest.mark.parametrize("text, code, name, value", [
+    ("We will use Mean Squared Error (MSE) loss.", False, "loss", "mean"),
+    ("the loss is the sum of squared errors", False, "loss", "sum"),
+    ("loss = ((out - y)**2).sum()", True, "loss", "sum"),
+    ("loss = 0.5 * ((out - y) ** 2).sum()", True, "loss", "half_sum"),
+    ("loss = F.mse_loss(out, y)", True, "loss", "mean"),
+    ("loss = out.sum()", True, "loss", "linear_ones"),
+    ("First flip the kernel by 180 degrees.", False, "operation", "convolution"),
+    ("We use true convolution here.", False, "operation", "convolution"),
+    ("Frameworks compute cross-correlation: no flip.", False, "operation", "cross_correlation"),
+    ("out = scipy.signal.convolve2d(x, w, mode='valid')", True, "operation", "convolution"),
+    ("We apply a ReLU after the convolution.", False, "activation", "relu"),
+    ("There is no activation function.", False, "activation", "none"),
+    ("error = target - output", False, "error", "target_minus_output"),
+    ("w = w - dw", True, "learning_rate", F(1)),
+], ids=lambda v: str(v))
+def test_convention_words_and_code(text, code, name, value):
+    hits = [(h.name, h.value) for h in from_text(text, 7, code=code)]
+    assert (name, value) in hits, f"observed {hits}, expected {(name, value)}"
+
+
+@pytest.mark.parametrize("text", [
+    "To get dL/dX, convolve the padded gradient with the kernel rotated by 180 degrees.",
+    "Unlike true convolution, we don't flip the kernel.",
+    "In practice you would normally put a ReLU here, but we skip it.",
+], ids=["backward-flip", "negated-flip", "hedged-relu"])
+def test_mentions_that_are_not_conventions(text):
+    hits = [(h.name, h.value) for h in from_text(text, 1)]
+    assert ("operation", "convolution") not in hits and ("activation", "relu") not in hits, f"observed {hits}"
+
+
+# --- plain-text arrays ---------------------------------------------------------------------------------
+
+def test_numpy_torch_python_printouts():
+    text = ("x = [[1, 2], [3, 4]]\n"
+            "dW = array([[ 0.3 , -0.35],\n       [ 1.  ,  2.  ]], dtype=float32)\n"
+            "w.grad: tensor([[1.3000, 1.0000],\n        [0.0500, 0.9500]])\n"
+            "noise: [[ 1.00000000e+00 -5.55111512e-17]]\n"
+            "f64: [0.30000000000000004, 1.5]\n")
+    found = {f.name: f for f in scan(text, 10)}
+    assert np.array_equal(found["x"].value.array, exact([[1, 2], [3, 4]])) and found["x"].line == 10
+    assert np.array_equal(found["dW"].value.array, exact([["0.3", "-0.35"], [1, 2]])) and found["dW"].line == 11
+    assert found["dW"].value.decimals.tolist() == [[2, 2], [2, 2]], "one precision for a NumPy printout"
+    assert found["w.grad"].value.decimals.tolist() == [[4, 4], [4, 4]]
+    noise = found["noise"].value
+    assert noise.array.tolist() == [[F(1), F(0)]] and noise.decimals.tolist() == [[8, 8]], \
+        f"observed {noise.array.tolist()} {noise.decimals.tolist()}: float noise reads as 0"
+    assert found["f64"].value.array.tolist() == [F(3, 10), F(3, 2)]
+
+
+def test_text_matrices_rows_on_lines():
+    text = ("        [ 1  2  1 ]\n"
+            "    I = [ 0  1  2 ]\n"
+            "        [ 2  1  0 ]\n"
+            "    ∂L/∂W₀₁ = 0.3 · 2 + 0.45 · 1 = 1.05\n"
+            "    W′ = [ 0.5 − 0.1 · 1.3 ] = [ 0.37 ]\n")
+    eqs, masked = parse_block(text, 20)
+    got = [(e.line, latex_label(e.lhs.latex).quantity, e.final.array.tolist()) for e in eqs]
+    assert got == [(21, "input", [[F(1), F(2), F(1)], [F(0), F(1), F(2)], [F(2), F(1), F(0)]]),
+                   (23, "grad_filter", F("1.05")), (24, "updated_filter", [[F("0.37")]])], f"observed {got}"
+    assert not masked.strip(), "what was read is blanked for the array scanner"
+
+
+# --- whole documents: what is refused, and where ----------------------------------------------------------
+
+def test_missing_filter(tmp_path):
+    refused(tmp_path, "$$X = \\begin{bmatrix} 1 & 2 \\\\ 3 & 4 \\end{bmatrix}$$\n", "missing the filter")
+
+
+def test_missing_target_and_upstream(tmp_path):
+    text = SEEDISH.replace("$$Y = \\begin{bmatrix} 1 & 2 \\\\ 2 & 1 \\end{bmatrix}$$", "")
+    refused(tmp_path, text, "missing the target")
+
+
+def test_nothing_claimed(tmp_path):
+    text = SEEDISH.split("$$\\hat{Y}")[0]
+    refused(tmp_path, text, "no claimed values")
+
+
+def test_conflicting_values_name_both_lines(tmp_path):
+    text = SEEDISH + "\n$$L = 0.365$$\n\nsome words\n\n$$L = 0.5$$\n"
+    refused(tmp_path, text, "two different values for the loss: 0.365 (line 10) and 0.5 (line 14)")
+
+
+def test_conflicting_inputs_name_both_lines(tmp_path):
+    text = SEEDISH + "\n$$W = \\begin{bmatrix} 9 & 9 \\\\ 9 & 9 \\end{bmatrix}$$\n"
+    refused(tmp_path, text, "two different values for the filter", "line 4", "line 10")
+
+
+def test_repeated_and_rounded_restatements_are_fine(tmp_path):
+    text = SEEDISH + "\n$$L = 0.365$$\n\nFinal loss: 0.37\n\n$$L = 0.365$$\n"
+    d = read_document(doc(tmp_path, text))
+    assert d.iterations[0]["loss"].value[()] == F("0.365") and int(d.iterations[0]["loss"].decimals) == 3
+
+
+def test_wrong_shape_names_the_line(tmp_path):
+    text = SEEDISH + "\n$$\\frac{\\partial L}{\\partial W} = \\begin{bmatrix} 1 & 2 & 3 \\end{bmatrix}$$\n"
+    refused(tmp_path, text, "line 10", "shape [1, 3]", "[2, 2]")
+
+
+def test_index_outside_the_filter(tmp_path):
+    text = SEEDISH + "\n$$\\frac{\\partial L}{\\partial W_{05}} = 0.3$$\n"
+    refused(tmp_path, text, "line 10", "outside the gradient")
+
+
+def test_target_of_the_wrong_shape(tmp_path):
+    text = SEEDISH.replace("Y = \\begin{bmatrix} 1 & 2 \\\\ 2 & 1", "Y = \\begin{bmatrix} 1 & 2 & 3 \\\\ 2 & 1 & 0")
+    refused(tmp_path, text, "line 6", "target has shape [2, 3]")
+
+
+def test_ragged_matrix_is_not_read(tmp_path):
+    text = SEEDISH.replace("0.5 & 0.2 \\\\ 0.3 & 0.7", "0.5 & 0.2 \\\\ 0.3")
+    refused(tmp_path, text, "missing the filter")
+
+
+@pytest.mark.parametrize("content, needle", [
+    (b"\xff\xfe\x00garbage", "UTF-8"),
+    (b"abc\x00def", "NUL"),
+], ids=["not-utf8", "binary"])
+def test_unreadable_files(tmp_path, content, needle):
+    p = tmp_path / "bad.md"
+    p.write_bytes(content)
+    with pytest.raises(UserError, match=needle):
+        read_document(p)
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(UserError, match="cannot read"):
+        read_document(tmp_path / "nope.md")
+
+
+def test_oversized_file_is_refused_without_reading(tmp_path):
+    p = tmp_path / "big.md"
+    with p.open("wb") as f:
+        f.seek(50_000_000)
+        f.write(b"x")
+    t = time.perf_counter()
+    with pytest.raises(UserError, match=f"over the limit of {MAX_BYTES}"):
+        read_document(p)
+    assert time.perf_counter() - t < 1
+
+
+@pytest.mark.parametrize("text, name", [
+    ("$$" + "{" * 50_000 + "$$", "d.md"),
+    ("\\begin{equation}" * 3000 + "x" + "\\end{equation}" * 3000, "d.tex"),
+    ("x = " + "[" * 200_000, "d.md"),
+    ("$$" + "a = " * 50_000 + "$$", "d.md"),
+    ("$a$ " * 60_000, "d.md"),
+], ids=["deep-braces", "deep-environments", "brackets", "long-equation", "many-formulas"])
+def test_hostile_documents_end_quickly(tmp_path, text, name):
+    t = time.perf_counter()
+    with pytest.raises(UserError):
+        read_document(doc(tmp_path, text, name))
+    elapsed = time.perf_counter() - t
+    assert elapsed < 15, f"observed {elapsed:.1f} s, expected a few seconds ({name})"
+
+
+# --- other front ends -----------------------------------------------------------------------------------
+
+def test_latex_file(tmp_path):
+    tex = ("\\documentclass{article}\\begin{document}\n"
+           "\\section{Data} Input $X = \\begin{pmatrix} 1 & 0 \\\\ 0 & 1 \\end{pmatrix}$ and\n"
+           "\\[ K = \\begin{pmatrix} 2 \\end{pmatrix}, \\quad T = \\begin{pmatrix} 1 & 1 \\\\ 1 & 1 \\end{pmatrix} \\]\n"
+           "We minimise the sum of squared errors.\n"
+           "\\begin{align}\n  O &= \\begin{pmatrix} 2 & 0 \\\\ 0 & 2 \\end{pmatrix} \\\\\n  E &= 2\n\\end{align}\n"
+           "\\end{document}\n")
+    d = read_document(doc(tmp_path, tex, "d.tex"))
+    assert d.problem.loss == "sum" and d.conventions["loss"].detail.startswith("line 4:")
+    c = d.iterations[0]
+    assert np.array_equal(c["output"].value, exact([[2, 0], [0, 2]])) and c["output"].where == "line 6"
+    assert c["loss"].value[()] == 2 and c["loss"].where == "line 7"
+
+
+def test_one_based_element_indices(tmp_path):
+    text = SEEDISH + "".join(f"\n$$\\frac{{\\partial L}}{{\\partial W_{{{i}{j}}}}} = {v}$$\n"
+                             for (i, j), v in zip([(1, 1), (1, 2), (2, 1), (2, 2)], ["1.3", "1", "0.05", "0.95"]))
+    d = read_document(doc(tmp_path, text))
+    assert np.array_equal(d.iterations[0]["grad_filter"].value, exact([["1.3", 1], ["0.05", "0.95"]]))
+    assert d.conventions["indexing"].detail.startswith("1-based") and any("1-based" in n for n in d.notes)
+
+
+def test_partial_element_claims_leave_none(tmp_path):
+    text = SEEDISH + "\n$$\\frac{\\partial L}{\\partial W_{01}} = 1$$\n"
+    v = read_document(doc(tmp_path, text)).iterations[0]["grad_filter"].value
+    assert v.tolist() == [[None, F(1)], [None, None]], f"observed {v.tolist()}"

@@ -200,6 +200,8 @@ def _common_missing(c: StepCheck, claimed, keys, V, full):
         pred = fullf[None, :] - masks.astype(float) @ Vf.T
         hits = np.nonzero(np.all(np.abs(pred - cf[None, :]) <= tol[None, :], axis=1))[0]
         candidates = sorted(([i for i in range(K) if masks[r, i]] for r in hits), key=len)
+    elif K <= MAX_SPLIT_KEYS:
+        candidates = sorted(_meet_in_the_middle(Vf, fullf - cf, tol), key=len)
     else:
         candidates = sorted(_search(Vf, fullf - cf, tol), key=len)
     for chosen in candidates:
@@ -207,6 +209,47 @@ def _common_missing(c: StepCheck, claimed, keys, V, full):
                is not None for j, e in enumerate(claimed)):
             return chosen
     return None
+
+
+MAX_SPLIT_KEYS = 40   # 2 × 2^20 subset sums at most
+
+
+def _subset_sums(cols: np.ndarray) -> np.ndarray:
+    """Row r of the result is the sum of the columns whose bits are set in r: shape (2^k, rows)."""
+    sums = np.zeros((1, cols.shape[0]))
+    for j in range(cols.shape[1]):
+        sums = np.concatenate([sums, sums + cols[:, j]])
+    return sums
+
+
+def _meet_in_the_middle(Vf: np.ndarray, target: np.ndarray, tol: np.ndarray, max_hits: int = 200,
+                        max_pairs: int = 2_000_000):
+    """Sets of columns of Vf summing to `target` within tol, for up to MAX_SPLIT_KEYS columns: the
+    subset sums of each half are enumerated, the halves joined on the first row by binary search,
+    and each pair confirmed on every row. Exhaustive, so the smallest set is among the hits."""
+    K = Vf.shape[1]
+    half = K // 2
+    rows = min(3, Vf.shape[0])
+    A, B = _subset_sums(Vf[:rows, :half]), _subset_sums(Vf[:rows, half:])
+    order = np.argsort(B[:, 0], kind="stable")
+    b0 = B[order, 0]
+    need = target[0] - A[:, 0]
+    lo = np.searchsorted(b0, need - tol[0], side="left")
+    hi = np.searchsorted(b0, need + tol[0], side="right")
+    hits, pairs = [], 0
+    for a in np.nonzero(hi > lo)[0]:
+        bs = order[lo[a]:hi[a]]
+        pairs += bs.size
+        if pairs > max_pairs:
+            break
+        ok = np.all(np.abs(A[a][None, :] + B[bs] - target[None, :rows]) <= tol[None, :rows], axis=1)
+        for b in bs[ok]:
+            chosen = [i for i in range(half) if a >> i & 1] + [half + i for i in range(K - half) if b >> i & 1]
+            if 0 < len(chosen) < K and np.all(np.abs(Vf[:, chosen].sum(axis=1) - target) <= tol):
+                hits.append(chosen)
+                if len(hits) >= max_hits:
+                    return hits
+    return hits
 
 
 def _search(Vf: np.ndarray, target: np.ndarray, tol: np.ndarray, max_nodes: int = 200_000, max_hits: int = 20):

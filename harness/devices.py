@@ -231,7 +231,8 @@ def _configure_torch(precision: str, deterministic: bool) -> dict[str, str]:
         done.update({"torch.backends.cudnn.allow_tf32": str(not highest),
                      "torch.backends.cuda.matmul.allow_tf32": "False",
                      "torch.float32_matmul_precision": "highest"})
-    torch.use_deterministic_algorithms(deterministic)
+    if torch.are_deterministic_algorithms_enabled() != deterministic:   # the setter imports torch's compiler stack (~1 s)
+        torch.use_deterministic_algorithms(deterministic)
     torch.backends.cudnn.deterministic = deterministic
     torch.backends.cudnn.benchmark = False      # autotuning picks kernels by timing: not reproducible
     done.update({"torch.use_deterministic_algorithms": str(deterministic),

@@ -92,9 +92,8 @@ def allowed(tol: Tolerance, expected: np.ndarray, magnitude: np.ndarray, n: int)
 
 def magnitudes(problem) -> list[dict[str, np.ndarray | None]]:
     """Each quantity computed on absolute values (float64): the Σ|terms| that rounding errors scale with."""
-    import array_api_compat.numpy as xp
-
     from impls import formulas
+    xp = formulas.numpy_namespace()
 
     a = problem.float_arrays(np.float64)
     x, w = np.abs(a["x"]), np.abs(a["w"])

@@ -28,10 +28,11 @@ from __future__ import annotations
 
 import time
 
-import array_api_compat.numpy as xp
 import numpy as np
 
 from . import formulas
+
+xp = formulas.numpy_namespace()
 from .base import Config, Step, Trace
 
 NAME = "fd"

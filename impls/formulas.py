@@ -23,12 +23,26 @@ from __future__ import annotations
 from fractions import Fraction
 
 
+def numpy_namespace():
+    """The array-API namespace for NumPy arrays (floats or Fractions): NumPy itself from 2.0 on, which
+    implements the standard; array_api_compat's wrapper before. (The wrapper star-imports numpy, which
+    loads f2py, testing, polynomial, random …: about 75 ms of start-up that `verify` would pay.)"""
+    import numpy as np
+    if int(np.__version__.split(".")[0]) >= 2:
+        return np
+    import array_api_compat.numpy as xp
+    return xp
+
+
 def _zeros(xp, like, shape):
     return xp.zeros(shape, dtype=like.dtype, device=_device(like))
 
 
 def _device(a):
-    from array_api_compat import device
+    try:
+        from array_api_compat import device
+    except ImportError:   # NumPy >= 2 arrays know their device; array-api-compat is only needed for torch/jax
+        return a.device
     return device(a)
 
 

@@ -1,30 +1,274 @@
-"""`manual`: the hand-derived backward pass (`impls.formulas`) in NumPy floats, vectorised."""
+"""`manual`: the hand-derived forward and backward pass (`impls.formulas`) in NumPy floats, fast.
+
+The math is that of `impls.formulas`; only the arrangement differs, so that almost all the time goes
+to three matrix products per step, each one BLAS call (per group) on data already in cache:
+
+    cols[c·kh·kw + i·kw + j, p·W_out + q] = x_pad[n, c, p·s_h + i·d_h, q·s_w + j·d_w]   (im2col, one copy)
+    Z_n       = W_mat · cols              (C_out × K)·(K × P)       forward
+    ∂L/∂W_matᵀ += cols · δ_nᵀ             (K × P)·(P × C_out)       filter gradient (the small product, transposed)
+    ∂L/∂cols  = W_matᵀ · δ_n              (K × C_out)·(C_out × P)   input gradient, unfolded ...
+    ∂L/∂x_pad[n, c, p·s_h + i·d_h, q·s_w + j·d_w] += ∂L/∂cols[c·kh·kw + i·kw + j, p·W_out + q]
+                                                                    ... and folded back (col2im, kh·kw slice-adds)
+
+with K = C_in/g·kh·kw and P the output positions of one *block*. Why blocks and threads:
+- Block = one image, or a band of its output rows when one image's `cols` would pass BLOCK_BYTES
+  (the memory bound). Per image, not per batch: the unfolded batch would be k² times the input, and
+  per-image blocks let workers own whole images (below). Whole images beat cache-sized bands
+  (measured on 2 cores: 1 MiB bands cost 5–10% more than 8 MiB blocks; larger products run faster).
+  Every quantity except the loss's normalisation is local to an output position, so the loss and
+  ReLU are applied block by block too (the mean's 1/n uses the whole output's n).
+- The `cols` layout (K rows, P contiguous columns) lets every product read it without a copy: the
+  forward product writes straight into Z's rows of the (N, C_out, H_out, W_out) array, ∂L/∂W reads
+  `cols` and δ as they are (a transposed operand is a BLAS flag, not a copy).
+- ∂L/∂cols overwrites `cols` (dead once ∂L/∂W is taken), so one buffer per worker.
+- Big problems split their images between one worker thread per core, with BLAS single-threaded
+  inside (NumPy releases the GIL in copies, ufuncs and matmul). Small products gain nothing from a
+  multi-threaded BLAS: on 2 cores OpenBLAS's two threads made these sizes slower, not faster.
+  Each worker sums its own partial ∂L/∂W, ∂L/∂b and L over a fixed set of blocks, and the partials are
+  added in worker order, so results are the same from run to run.
+
+Memory beyond the inputs and the reported arrays: one `cols` buffer per worker of at most
+max(BLOCK_BYTES, K·W_out·itemsize) bytes (one output row is the smallest block), plus C_out·K-sized
+partial gradients. A zero-padded copy of x is made once per run when the case has padding.
+"""
 
 from __future__ import annotations
 
+import os
 import time
-
-import array_api_compat.numpy as xp
 import numpy as np
+from numpy.lib.stride_tricks import as_strided
 
-from . import formulas
 from .base import Config, Step, Trace
 
 NAME = "manual"
 DTYPES = {"float64": np.float64, "float32": np.float32, "float16": np.float16}
+BLOCK_BYTES = 8 << 20            # the most one block's `cols` may take (per worker)
+PARALLEL_MIN_MACS = 2_000_000    # below this many multiply-adds per step, threads cost more than they save
 
 
 def unavailable_dtype(dtype: str) -> str | None:
     return None if dtype in DTYPES else f"NumPy has no {dtype}"
 
 
+class Geometry:
+    """Shapes of one case, and the blocks (image n, output rows p0:p1) its batch is cut into."""
+
+    def __init__(self, problem, x_shape, w_shape, itemsize: int):
+        p = problem
+        self.n, self.c_in, self.h, self.w = x_shape
+        self.c_out, self.c_g, self.kh, self.kw = w_shape
+        self.groups, self.stride, self.dilation, self.padding = p.groups, p.stride, p.dilation, p.padding
+        (pt, pb), (pl, pr) = p.padding
+        self.ho = (self.h + pt + pb - p.dilation[0] * (self.kh - 1) - 1) // p.stride[0] + 1
+        self.wo = (self.w + pl + pr - p.dilation[1] * (self.kw - 1) - 1) // p.stride[1] + 1
+        self.k = self.c_g * self.kh * self.kw                      # rows of cols per group
+        rows = max(1, BLOCK_BYTES // (self.groups * self.k * self.wo * itemsize))
+        self.blocks = [(n, p0, min(p0 + rows, self.ho)) for n in range(self.n) for p0 in range(0, self.ho, rows)]
+        self.rows_per_block = min(rows, self.ho)
+        self.macs = self.n * self.c_out * self.ho * self.wo * self.k
+
+
+def pad(x, padding):
+    """x zero-padded by ((top, bottom), (left, right)) on its last two axes (x itself when no padding)."""
+    (top, bottom), (left, right) = padding
+    if not (top or bottom or left or right):
+        return x
+    return np.pad(x, ((0, 0), (0, 0), (top, bottom), (left, right)))
+
+
+def windows(x_pad_n, geo: Geometry, p0: int, p1: int):
+    """The strided view win[c, i, j, p, q] = x_pad[n, c, (p0 + p)·s_h + i·d_h, q·s_w + j·d_w] (no copy)."""
+    (sh, sw), (dh, dw) = geo.stride, geo.dilation
+    s_c, s_h, s_w = x_pad_n.strides
+    return as_strided(x_pad_n[:, p0 * sh:], (geo.c_in, geo.kh, geo.kw, p1 - p0, geo.wo),
+                      (s_c, s_h * dh, s_w * dw, s_h * sh, s_w * sw), writeable=False)
+
+
+def fold_into(dx_pad_n, dcols, geo: Geometry, p0: int, p1: int) -> None:
+    """col2im: dx_pad[n, c, p·s_h + i·d_h, q·s_w + j·d_w] += dcols[c, i, j, p, q] (one slice-add per tap)."""
+    (sh, sw), (dh, dw) = geo.stride, geo.dilation
+    for i in range(geo.kh):
+        rows = slice(p0 * sh + i * dh, (p1 - 1) * sh + i * dh + 1, sh)
+        for j in range(geo.kw):
+            dx_pad_n[:, rows, j * dw: (geo.wo - 1) * sw + j * dw + 1: sw] += dcols[:, i, j]
+
+
+class Pass:
+    """One step's arrays. Workers fill disjoint blocks of the output-shaped arrays and of dx_pad."""
+
+    def __init__(self, problem, geo: Geometry, x_pad, w_eff, b, target, g_given, dtype):
+        self.p, self.geo, self.x_pad, self.b, self.target, self.g_given = problem, geo, x_pad, b, target, g_given
+        g = geo.groups
+        self.W_mat = np.ascontiguousarray(w_eff).reshape(g, geo.c_out // g, geo.k)
+        out_shape = (geo.n, geo.c_out, geo.ho, geo.wo)
+        self.z = np.empty(out_shape, dtype)
+        relu = problem.activation == "relu"
+        self.a = np.empty(out_shape, dtype) if relu else None
+        self.dL_dYhat = g_given if problem.loss == "linear" else np.empty(out_shape, dtype)
+        self.delta = np.empty(out_shape, dtype) if relu else self.dL_dYhat      # δ = ∂L/∂Z
+        self.dx_pad = np.zeros(x_pad.shape, dtype)
+        n_out = geo.n * geo.c_out * geo.ho * geo.wo
+        self.loss_scale = {"mean": 2.0 / n_out, "sum": 2.0, "half_sum": 1.0, "half_mean": 1.0 / n_out,
+                           "linear": None}[problem.loss]           # ∂L/∂Ŷ = scale·(Ŷ − Y)
+        self.loss_factor = {"mean": 1.0 / n_out, "sum": 1.0, "half_sum": 0.5, "half_mean": 0.5 / n_out,
+                            "linear": 1.0}[problem.loss]           # L = factor·Σ(Ŷ − Y)²  (linear: Σ G⊙Ŷ)
+
+    def blocks(self, blocks) -> tuple[float, np.ndarray, np.ndarray | None]:
+        """Forward, loss and backward over some blocks; returns this worker's partial L, ∂L/∂W_matᵀ, ∂L/∂b."""
+        geo, g = self.geo, self.geo.groups
+        dtype = self.z.dtype
+        cols_buf = np.empty(geo.groups * geo.k * geo.rows_per_block * geo.wo, dtype)
+        dW_T = np.zeros((g, geo.k, geo.c_out // g), dtype)
+        dW_T_block = np.empty_like(dW_T)
+        scratch_buf = np.empty(geo.c_out * geo.rows_per_block * geo.wo, dtype)
+        db = np.zeros(geo.c_out, dtype) if self.b is not None else None
+        loss = 0.0
+        for n, p0, p1 in blocks:
+            m = (p1 - p0) * geo.wo
+            cols = cols_buf[: g * geo.k * m].reshape(geo.c_in, geo.kh, geo.kw, p1 - p0, geo.wo)
+            np.copyto(cols, windows(self.x_pad[n], geo, p0, p1))                       # im2col
+            cols = cols.reshape(g, geo.k, m)
+            block = lambda a: a[n, :, p0:p1].reshape(g, geo.c_out // g, m)       # noqa: E731  (a view)
+            z = block(self.z)
+            np.matmul(self.W_mat, cols, out=z)                                    # Z = W_mat · cols
+            if self.b is not None:
+                z += self.b.reshape(g, -1, 1)
+            y_hat = z
+            if self.a is not None:
+                y_hat = np.maximum(z, 0, out=block(self.a))                        # A = relu(Z)
+            loss += self.loss_and_grad(y_hat, block, scratch_buf[: geo.c_out * m].reshape(y_hat.shape))
+            dL_dYhat = block(self.dL_dYhat)
+            delta = dL_dYhat
+            if self.a is not None:                                                 # δ = ∂L/∂A ⊙ 1[Z > 0]
+                delta = np.multiply(dL_dYhat, z > 0, out=block(self.delta))
+            dW_T += np.matmul(cols, delta.transpose(0, 2, 1), out=dW_T_block)    # ∂L/∂W_matᵀ += cols · δᵀ
+            if db is not None:
+                db += delta.sum(axis=2).reshape(-1)                                # ∂L/∂b = Σ_{n,p,q} δ
+            dcols = np.matmul(self.W_mat.transpose(0, 2, 1), delta, out=cols)    # ∂L/∂cols = W_matᵀ · δ
+            fold_into(self.dx_pad[n], dcols.reshape(geo.c_in, geo.kh, geo.kw, p1 - p0, geo.wo), geo, p0, p1)
+        return loss, dW_T, db
+
+    def loss_and_grad(self, y_hat, block, scratch) -> float:
+        """This block's share of L; writes its ∂L/∂Ŷ. (L is a sum over output elements, so shares add up.)
+        `scratch` is a contiguous buffer of the block's size: vdot on a strided view would copy it."""
+        if self.loss_scale is None:                                               # linear: L = Σ G⊙Ŷ
+            np.multiply(block(self.g_given), y_hat, out=scratch)
+            return float(scratch.sum())
+        diff = np.subtract(y_hat, block(self.target), out=scratch)               # Ŷ − Y
+        wide = diff if diff.dtype.itemsize >= 4 else diff.astype(np.float32)     # Σ(Ŷ − Y)² overflows float16
+        share = float(np.vdot(wide, wide)) * self.loss_factor
+        np.multiply(diff, self.loss_scale, out=block(self.dL_dYhat))
+        return share
+
+
+def _split(blocks, workers: int):
+    """The blocks of images w, w + workers, w + 2·workers, … for worker w. Whole images, never bands of
+    one image across workers: neighbouring bands fold into overlapping rows of ∂L/∂x_pad."""
+    return [[blk for blk in blocks if blk[0] % workers == w] for w in range(workers)]
+
+
+def one_step(problem, geo: Geometry, x_pad, w, b, target, g_given, pool=None, workers: int = 1) -> dict:
+    """One forward + backward + update: the quantities of `impls.formulas.one_step`, as NumPy arrays."""
+    dtype = w.dtype
+    flip = problem.operation == "convolution"
+    w_eff = w[:, :, ::-1, ::-1] if flip else w          # convolution = cross-correlation with the flipped W
+    step = Pass(problem, geo, x_pad, w_eff, b, target, g_given, dtype)
+    if pool is None:
+        partials = [step.blocks(geo.blocks)]
+    else:
+        partials = list(pool.map(step.blocks, _split(geo.blocks, workers)))
+    loss = sum(part[0] for part in partials)
+    dW_T = partials[0][1]
+    for part in partials[1:]:
+        dW_T += part[1]
+    dL_dW = dW_T.transpose(0, 2, 1).reshape(w.shape)
+    if flip:
+        dL_dW = dL_dW[:, :, ::-1, ::-1]
+    dL_dW = np.ascontiguousarray(dL_dW)
+    dL_db = None
+    if b is not None:
+        dL_db = partials[0][2]
+        for part in partials[1:]:
+            dL_db += part[2]
+    (pt, _), (pl, _) = geo.padding
+    dL_dx = step.dx_pad[:, :, pt: pt + geo.h, pl: pl + geo.w]
+    new_w = new_b = None
+    if problem.lr is not None:
+        lr = float(problem.lr)
+        new_w = w - lr * dL_dW
+        new_b = b - lr * dL_db if b is not None else None
+    return {"output": step.z, "activation": step.a, "loss": np.asarray(loss, dtype=dtype),
+            "grad_output": step.dL_dYhat, "grad_filter": dL_dW, "grad_input": dL_dx, "grad_bias": dL_db,
+            "updated_filter": new_w, "updated_bias": new_b}
+
+
+def workers_for(geo: Geometry) -> int:
+    """One worker per core the process may use, at most one per image, for problems big enough to gain.
+    (One image alone runs on the calling thread, with BLAS's own threads.)"""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    if geo.macs < PARALLEL_MIN_MACS:
+        return 1
+    return max(1, min(cores, geo.n))
+
+
+class _BlasThreads:
+    """BLAS single-threaded while our own workers run (threadpoolctl; without it, BLAS keeps its threads)."""
+
+    _controller = None
+
+    def __init__(self, limit: int | None):
+        self.limit, self.ctx = limit, None
+
+    def __enter__(self):
+        if self.limit is not None:
+            try:
+                from threadpoolctl import ThreadpoolController
+            except ImportError:
+                return self
+            if _BlasThreads._controller is None:
+                _BlasThreads._controller = ThreadpoolController()
+            self.ctx = _BlasThreads._controller.limit(limits=self.limit, user_api="blas")
+        return self
+
+    def __exit__(self, *exc):
+        if self.ctx is not None:
+            self.ctx.__exit__(*exc)
+
+
+def steps(problem, x, w, b=None, target=None, g_given=None, workers: int | None = None) -> list[dict]:
+    """K SGD steps on float arrays (canonical layout, one dtype); each step starts from the previous
+    step's updated filter and bias. `problem` gives the conventions (its own arrays are not read)."""
+    contiguous = lambda a: None if a is None else np.ascontiguousarray(a)   # noqa: E731  (blocks are views)
+    x_pad = pad(np.ascontiguousarray(x), problem.padding)
+    w, b, target, g_given = contiguous(w), contiguous(b), contiguous(target), contiguous(g_given)
+    geo = Geometry(problem, x.shape, w.shape, x_pad.itemsize)
+    workers = workers_for(geo) if workers is None else workers
+    pool = _pool(workers) if workers > 1 else None
+    out = []
+    with _BlasThreads(1 if pool is not None else None):
+        for _ in range(problem.steps):
+            q = one_step(problem, geo, x_pad, w, b, target, g_given, pool, workers)
+            out.append(q)
+            if q["updated_filter"] is not None:
+                w, b = q["updated_filter"], q["updated_bias"]
+    return out
+
+
+_POOLS: dict = {}
+
+
+def _pool(workers: int):
+    """A thread pool kept for the process (starting threads every step would cost ~0.1 ms each)."""
+    if workers not in _POOLS:
+        from concurrent.futures import ThreadPoolExecutor
+        _POOLS[workers] = ThreadPoolExecutor(workers, thread_name_prefix="manual")
+    return _POOLS[workers]
+
+
 def run(problem, config: Config = Config()) -> Trace:
-    if config.device not in ("cpu",) and not config.device.startswith("cpu"):
-        pass  # the NumPy path is a CPU reference; the harness records where it ran
-    dt = DTYPES[config.dtype]
-    a = problem.float_arrays(dt)
+    a = problem.float_arrays(DTYPES[config.dtype])
     t0 = time.perf_counter()
-    res = formulas.run_steps(xp, problem, a["x"], a["w"], a["b"], a["target"], a["grad_output"])
+    res = steps(problem, a["x"], a["w"], a["b"], a["target"], a["grad_output"])
     secs = time.perf_counter() - t0
-    steps = tuple(Step(**{k: (None if v is None else np.asarray(v)) for k, v in q.items()}) for q in res)
-    return Trace(NAME, steps, secs, "cpu")
+    return Trace(NAME, tuple(Step(**q) for q in res), secs, "cpu")

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from fractions import Fraction
 
-import array_api_compat.numpy as xp
 import numpy as np
 
 from impls import formulas as F
+
+xp = F.numpy_namespace()
 
 
 def obj(a) -> np.ndarray | None:

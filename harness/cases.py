@@ -64,7 +64,7 @@ def read_toml(path: Path) -> dict:
         raise UserError(f"cannot read as UTF-8 text: {exc}", str(path)) from None
     try:
         return tomllib.loads(text, parse_float=Decimal)
-    except tomllib.TOMLDecodeError as exc:
+    except ValueError as exc:  # TOMLDecodeError, and an integer of over 4300 digits (int's own limit)
         raise UserError(f"malformed TOML: {exc}", str(path)) from None
     except RecursionError:
         raise UserError("malformed TOML: nested too deeply", str(path)) from None

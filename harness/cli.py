@@ -27,7 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="crossgrad", description="Cross-check the gradients of conv -> loss -> SGD "
                      "across hand-derived NumPy, exact Fractions, PyTorch and JAX; verify hand-written derivations.")
     parser.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
-    parser.add_argument("--version", action="version", version=f"crossgrad {_version()}")
+    parser.add_argument("--version", action=_Version, help="show the version and exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for name in COMMANDS:
         mod = importlib.import_module(f"harness.cmd_{name}")
@@ -36,6 +36,16 @@ def build_parser() -> argparse.ArgumentParser:
         mod.add_arguments(p)
         p.set_defaults(_module=mod)
     return parser
+
+
+class _Version(argparse.Action):
+    """--version, looked up only when asked for (importlib.metadata costs ~40 ms of every start-up)."""
+
+    def __init__(self, option_strings, dest=argparse.SUPPRESS, default=argparse.SUPPRESS, help=None):
+        super().__init__(option_strings, dest, nargs=0, default=default, help=help)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        parser.exit(0, f"crossgrad {_version()}\n")
 
 
 def _version() -> str:

@@ -55,7 +55,13 @@ def _problem(args):
             raise UserError("--loss cannot switch between a target (squared losses) and a given upstream "
                             "gradient (linear); edit the case instead", "--loss")
         changes["loss"] = args.loss
-    return p.with_(**changes) if changes else p
+    p = p.with_(**changes) if changes else p
+    from .problem import MAX_MULTIPLY_ADDS
+    from .run import multiply_adds
+    if multiply_adds(p) * p.steps > MAX_MULTIPLY_ADDS:  # make_problem's limit, again for --steps
+        raise UserError(f"the convolution needs {multiply_adds(p) * p.steps} multiply-adds over {p.steps} "
+                        f"step(s), over the limit of {MAX_MULTIPLY_ADDS}", "--steps")
+    return p
 
 
 def run(args) -> int:
@@ -82,7 +88,10 @@ def run(args) -> int:
             names = GPU_DEFAULT
     config = Config(dtype=args.dtype, device=device, precision=args.precision, deterministic=args.deterministic)
     problem = _problem(args)
-    result = run_all(problem, names, config, strict=strict)
+    try:
+        result = run_all(problem, names, config, strict=strict)
+    except UserError as exc:  # name the case file in front of "problem"
+        raise exc.at(args.case or "seed") if exc.where == "problem" else exc
     extra = {}
     if args.repeat > 1:
         from .repeat import bitwise_repeat

@@ -18,7 +18,11 @@ from .numbers import MAX_ELEMENTS
 LOSSES = ("mean", "sum", "half_sum", "half_mean", "linear")
 OPERATIONS = ("cross_correlation", "convolution")
 ACTIVATIONS = ("none", "relu")
-MAX_STEPS = 1000
+# Limits (docs/robustness.md): beyond them a case is refused before anything is allocated.
+# 100 steps: at 1000, `explain` ran for minutes and the exact Fractions' digits grow with every step.
+MAX_STEPS = 100
+MAX_MULTIPLY_ADDS = 50 * MAX_ELEMENTS   # forward multiply-adds × steps
+MAX_GEOMETRY = MAX_ELEMENTS             # stride, padding, dilation: anything larger cannot fit an input anyway
 
 # Every quantity one step reports, in order of dependence.
 QUANTITIES = (
@@ -120,6 +124,13 @@ def output_hw(hw, khw, stride, padding, dilation) -> tuple[int, int]:
     return tuple(out)
 
 
+def _shown(value) -> str:
+    """A TOML value as the user wrote it (1.5, not Decimal('1.5'))."""
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_shown(v) for v in value) + "]"
+    return repr(value) if isinstance(value, str) else str(value)
+
+
 def _pair(value, name: str, where: str, minimum: int) -> tuple[int, int]:
     if isinstance(value, bool):
         raise UserError(f"{name} must be an integer or a pair of integers", where)
@@ -127,9 +138,11 @@ def _pair(value, name: str, where: str, minimum: int) -> tuple[int, int]:
         value = (value, value)
     if (not isinstance(value, (list, tuple)) or len(value) != 2
             or not all(isinstance(v, int) and not isinstance(v, bool) for v in value)):
-        raise UserError(f"{name} must be an integer or a pair of integers, got {value!r}", where)
+        raise UserError(f"{name} must be an integer or a pair of integers, got {_shown(value)}", where)
     if min(value) < minimum:
         raise UserError(f"{name} must be >= {minimum}, got {list(value)}", where)
+    if max(value) > MAX_GEOMETRY:
+        raise UserError(f"{name} must be at most {MAX_GEOMETRY}, got {list(value)}", where)
     return (int(value[0]), int(value[1]))
 
 
@@ -205,9 +218,14 @@ def make_problem(*, x: np.ndarray, w: np.ndarray, target=None, b=None, lr=None, 
         raise UserError(f"the filter (with dilation {list(dilation)}) does not fit the input {list(x.shape)} "
                         f"with padding {[list(p) for p in pad]}: the output would be empty", f"{where}.filter")
     out_shape = (x4.shape[0], c_out, *out_hw)
-    if int(np.prod(out_shape)) * w4.shape[1] * w4.shape[2] * w4.shape[3] > 50 * MAX_ELEMENTS:
-        raise UserError(f"the convolution needs more than {50 * MAX_ELEMENTS} multiply-adds; "
-                        "crossgrad checks small cases (see README, 'Limits')", where)
+    padded = x4.shape[0] * c_in * (x4.shape[2] + sum(pad[0])) * (x4.shape[3] + sum(pad[1]))
+    if padded > MAX_ELEMENTS:
+        raise UserError(f"the padded input would have {padded} elements, over the limit of {MAX_ELEMENTS} "
+                        f"(padding {[list(p) for p in pad]})", f"{where}.padding")
+    work = x4.shape[0] * c_out * out_hw[0] * out_hw[1] * w4.shape[1] * w4.shape[2] * w4.shape[3] * steps
+    if work > MAX_MULTIPLY_ADDS:
+        raise UserError(f"the convolution needs {work} multiply-adds over {steps} step(s), over the limit of "
+                        f"{MAX_MULTIPLY_ADDS}; crossgrad checks small cases (see docs/robustness.md)", where)
     b1 = None
     if b is not None:
         b1 = b.reshape(-1) if b.ndim <= 1 else b

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from harness.derivation import Source
 from harness.verify import verify
+from harness.verify.diagnose import MAX_SPLIT_KEYS
 from verify_reference import claim, derivation, problem, rounded, step, tenths
 
 SETTINGS = settings(max_examples=20, deadline=None)
@@ -97,6 +98,9 @@ def test_partial_sum(case, data):
     n, _, ho, wo = ref["output"].shape
     positions = [(i, pp, q) for i in range(n) for pp in range(ho) for q in range(wo)]
     assume(len(positions) >= 2)
+    # Up to MAX_SPLIT_KEYS positions the search for the missing set is exhaustive; past that it is a
+    # bounded search that may honestly find nothing (tested below: it never guesses).
+    exhaustive = len(positions) <= MAX_SPLIT_KEYS
     skip = data.draw(st.sets(st.sampled_from(positions), min_size=1, max_size=len(positions) - 1))
     quantity = data.draw(st.sampled_from(["grad_filter", "grad_input"]))
     planted = step(inp["x"], inp["w"], None, target=inp["y"], lr=ETA, skip=frozenset(skip), **inp["geo"])[quantity]
@@ -104,7 +108,11 @@ def test_partial_sum(case, data):
     assume(any(a != 0 for a in planted.reshape(-1)))   # something is left of the sum
     v = verify(derivation(p, [{"output": ref["output"], quantity: planted}]))
     status, found = codes(v, quantity)
-    assert status == "wrong" and "partial_sum" in found, f"observed {status} {found}, expected wrong partial_sum"
+    if exhaustive:
+        assert status == "wrong" and "partial_sum" in found, f"observed {status} {found}, expected wrong partial_sum"
+    else:
+        assert status == "wrong" and set(found) <= {"partial_sum"}, \
+            f"observed {status} {found}, expected wrong with partial_sum or no diagnosis ({len(positions)} positions)"
 
 
 @SETTINGS

@@ -10,6 +10,7 @@ _NUM = r"(?:\d+(?:\.\d*)?|\.\d+)"
 _DECIMAL = re.compile(rf"^(?P<sign>[+-]?)(?P<num>{_NUM})(?:[eE](?P<e>[+-]?\d{{1,4}}))?"
                       rf"(?:\*10\^(?P<e2>[+-]?\d{{1,4}}))?$")
 _RATIO = re.compile(rf"^(?P<sign>[+-]?)(?P<a>[+-]?{_NUM})/(?P<b>{_NUM})$")
+FLOAT64_MAX = Fraction(1.7976931348623157e308)
 MINUS = str.maketrans({"\u2212": "-", "\u2013": "-", "\u2012": "-", "\ufe63": "-", "\uff0d": "-"})
 
 
@@ -22,6 +23,8 @@ def parse_number(s: str) -> tuple[Fraction, int] | None:
         num = m["num"]
         exp = int(m["e"] or 0) + int(m["e2"] or 0)
         value = Fraction(Decimal(num)) * Fraction(10) ** exp
+        if abs(value) > FLOAT64_MAX:
+            return None                                       # as harness.numbers: past float64 is not a value
         if m["sign"] == "-":
             value = -value
         places = len(num.split(".")[1]) if "." in num else None

@@ -218,7 +218,7 @@ def _denoise_scientific(flat: list[str], values: list[Fraction], decimals: list[
     biggest = max(abs(v) for v in values)
     if biggest == 0:
         return values, decimals
-    exp = Decimal(biggest.numerator / biggest.denominator).adjusted()
+    exp = (Decimal(biggest.numerator) / Decimal(biggest.denominator)).adjusted()   # exact: no float overflow
     places = max(0, digits - exp)   # absolute decimals the largest entry was printed with
     half = Fraction(1, 2) * Fraction(10) ** -places
     out_v, out_d = [], []

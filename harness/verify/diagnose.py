@@ -172,7 +172,8 @@ def partial_sum(p, c: StepCheck, sign: int):
         return None
     V = [[sum((t.value for t in sums.terms[e] if t.key == k), Fraction(0)) for k in keys] for e in claimed]
     full = [sum((t.value for t in sums.terms[e]), Fraction(0)) for e in claimed]
-    found = _common_missing(c, claimed, keys, V, full)
+    with np.errstate(all="ignore"):  # values past float64 are ±inf there: no candidate, and no warning
+        found = _common_missing(c, claimed, keys, V, full)
     kind = sums.key_kind
     if found is not None:
         pos = [keys[i] for i in found]
@@ -191,17 +192,18 @@ def _common_missing(c: StepCheck, claimed, keys, V, full):
     decs = c.claim.decimals.reshape(-1)
     noise = noise_of(c.claim.value)
     K = len(keys)
-    Vf = np.array([[float(v) for v in row] for row in V])
-    fullf = np.array([float(v) for v in full])
-    cf = np.array([float(claim[e]) for e in claimed])
-    tol = np.array([float(half_band(int(decs[e])) + noise) for e in claimed]) + 1e-9 * (1 + np.abs(cf))
+    Vf = np.array([[fmt.to_float(v) for v in row] for row in V])   # ±inf past float64: no candidate there
+    fullf = np.array([fmt.to_float(v) for v in full])
+    cf = np.array([fmt.to_float(claim[e]) for e in claimed])
+    tol = np.array([fmt.to_float(half_band(int(decs[e])) + noise) for e in claimed]) + 1e-9 * (1 + np.abs(cf))
     if K <= MAX_SUBSETS_KEYS:
         masks = ((np.arange(1, 2 ** K - 1)[:, None] >> np.arange(K)) & 1).astype(bool)
         pred = fullf[None, :] - masks.astype(float) @ Vf.T
         hits = np.nonzero(np.all(np.abs(pred - cf[None, :]) <= tol[None, :], axis=1))[0]
         candidates = sorted(([i for i in range(K) if masks[r, i]] for r in hits), key=len)
     elif K <= MAX_SPLIT_KEYS:
-        candidates = sorted(_meet_in_the_middle(Vf, fullf - cf, tol), key=len)
+        need = [full[j] - claim[e] for j, e in enumerate(claimed)]
+        candidates = sorted(_exact_meet_in_the_middle(V, need) or _meet_in_the_middle(Vf, fullf - cf, tol), key=len)
     else:
         candidates = sorted(_search(Vf, fullf - cf, tol), key=len)
     for chosen in candidates:
@@ -222,28 +224,79 @@ def _subset_sums(cols: np.ndarray) -> np.ndarray:
     return sums
 
 
-def _meet_in_the_middle(Vf: np.ndarray, target: np.ndarray, tol: np.ndarray, max_hits: int = 200,
-                        max_pairs: int = 2_000_000):
-    """Sets of columns of Vf summing to `target` within tol, for up to MAX_SPLIT_KEYS columns: the
-    subset sums of each half are enumerated, the halves joined on the first row by binary search,
-    and each pair confirmed on every row. Exhaustive, so the smallest set is among the hits."""
-    K = Vf.shape[1]
-    half = K // 2
-    rows = min(3, Vf.shape[0])
-    A, B = _subset_sums(Vf[:rows, :half]), _subset_sums(Vf[:rows, half:])
-    order = np.argsort(B[:, 0], kind="stable")
-    b0 = B[order, 0]
-    need = target[0] - A[:, 0]
-    lo = np.searchsorted(b0, need - tol[0], side="left")
-    hi = np.searchsorted(b0, need + tol[0], side="right")
+def _bits(idx: np.ndarray, width: int) -> np.ndarray:
+    return ((idx[:, None] >> np.arange(width)) & 1).astype(np.int64)
+
+
+def _exact_meet_in_the_middle(V, need, max_hits: int = 200, max_pairs: int = 2_000_000):
+    """Sets of columns of V (Fractions) summing exactly to `need` in every row. The rows are scaled to
+    integers and hashed into one 64-bit key per column (a random linear combination, mod 2⁶⁴), so two
+    subsets collide only when they agree in every row; the halves' subset keys are joined exactly.
+    Returns [] when the integers would not fit (then the float search with tolerances runs)."""
+    from math import lcm
+    K = len(V[0])
+    denom = lcm(*(v.denominator for row in V for v in row), *(n.denominator for n in need))
+    Vi = [[int(v * denom) for v in row] for row in V]
+    ni = [int(n * denom) for n in need]
+    if max(max(abs(v) for row in Vi for v in row), max(abs(n) for n in ni)) * (K + 1) >= 2 ** 62:
+        return []
+    Vi, ni = np.array(Vi, dtype=np.int64), np.array(ni, dtype=np.int64)
+    weights = np.random.default_rng(0).integers(1, 2 ** 62, Vi.shape[0], dtype=np.int64) | 1
+    with np.errstate(over="ignore"):
+        col_key = (weights[:, None].astype(np.uint64) * Vi.astype(np.uint64)).sum(axis=0, dtype=np.uint64)
+        target_key = (weights.astype(np.uint64) * ni.astype(np.uint64)).sum(dtype=np.uint64)
+        half = K // 2
+        A = np.zeros(1, np.uint64)
+        for k in col_key[:half]:
+            A = np.concatenate([A, A + k])
+        B = np.zeros(1, np.uint64)
+        for k in col_key[half:]:
+            B = np.concatenate([B, B + k])
+        order = np.argsort(B, kind="stable")
+        b_sorted = B[order]
+        need_key = target_key - A
+    lo = np.searchsorted(b_sorted, need_key, side="left")
+    hi = np.searchsorted(b_sorted, need_key, side="right")
+    VA, VB = Vi[:, :half], Vi[:, half:]
     hits, pairs = [], 0
     for a in np.nonzero(hi > lo)[0]:
         bs = order[lo[a]:hi[a]]
         pairs += bs.size
         if pairs > max_pairs:
             break
-        ok = np.all(np.abs(A[a][None, :] + B[bs] - target[None, :rows]) <= tol[None, :rows], axis=1)
-        for b in bs[ok]:
+        rows = VA @ _bits(np.array([a]), half)[0] + _bits(bs, K - half) @ VB.T     # exact, in int64
+        for b in bs[np.all(rows == ni[None, :], axis=1)]:
+            chosen = [i for i in range(half) if a >> i & 1] + [half + i for i in range(K - half) if b >> i & 1]
+            if 0 < len(chosen) < K:
+                hits.append(chosen)
+        if len(hits) >= max_hits:
+            break
+    return hits
+
+
+def _meet_in_the_middle(Vf: np.ndarray, target: np.ndarray, tol: np.ndarray, max_hits: int = 200,
+                        max_pairs: int = 2_000_000):
+    """Sets of columns of Vf summing to `target` within tol, for up to MAX_SPLIT_KEYS columns: the
+    subset sums of each half are enumerated on one random combination of the rows (so a column that
+    is 0 in some row does not multiply the matches), the halves joined by binary search, and each
+    pair confirmed on every row. Exhaustive, so the smallest set is among the hits."""
+    K = Vf.shape[1]
+    half = K // 2
+    weights = np.random.default_rng(0).uniform(1.0, 2.0, Vf.shape[0])
+    key, key_target, key_tol = weights @ Vf, weights @ target, weights @ tol
+    A, B = _subset_sums(key[None, :half])[:, 0], _subset_sums(key[None, half:])[:, 0]
+    order = np.argsort(B, kind="stable")
+    b_sorted = B[order]
+    need = key_target - A
+    lo = np.searchsorted(b_sorted, need - key_tol, side="left")
+    hi = np.searchsorted(b_sorted, need + key_tol, side="right")
+    hits, pairs = [], 0
+    for a in np.nonzero(hi > lo)[0]:
+        bs = order[lo[a]:hi[a]]
+        pairs += bs.size
+        if pairs > max_pairs:
+            break
+        for b in bs:
             chosen = [i for i in range(half) if a >> i & 1] + [half + i for i in range(K - half) if b >> i & 1]
             if 0 < len(chosen) < K and np.all(np.abs(Vf[:, chosen].sum(axis=1) - target) <= tol):
                 hits.append(chosen)

@@ -32,7 +32,15 @@ def num(v) -> str:
         scaled = abs(v.numerator) * (10 ** places // v.denominator)
         text = f"{scaled // 10 ** places}.{scaled % 10 ** places:0{places}d}".rstrip("0").rstrip(".")
         return ("-" if v < 0 else "") + text
-    return f"{float(v):.6g}…"
+    return f"{to_float(v):.6g}…"
+
+
+def to_float(v) -> float:
+    """float(v), but ±inf where an exact value is beyond the float64 range (instead of OverflowError)."""
+    try:
+        return float(v)
+    except OverflowError:
+        return float("inf") if v > 0 else float("-inf")
 
 
 def factor(v) -> str:

@@ -16,6 +16,13 @@ from .verdict import ConventionUsed, Diagnosis, Entry, StepVerdict, Verdict
 LABEL = {"output": "output Z", "activation": "activation A = relu(Z)", "loss": "loss L", "grad_output": "∂L/∂Ŷ",
          "grad_filter": "∂L/∂W", "grad_input": "∂L/∂X", "grad_bias": "∂L/∂b", "updated_filter": "updated filter W'",
          "updated_bias": "updated bias b'"}
+# Forward multiply-adds × claimed steps (docs/robustness.md). Checking is linear in it; the diagnosis of
+# a wrong step searches each entry's terms (every term, subsets of positions, every convention) on exact
+# Fractions: ~2–6 s at MAX_DIAGNOSED, minutes at 10× it. Past MAX_DIAGNOSED wrong steps are reported
+# without a diagnosis; past MAX_WORK the derivation is refused.
+MAX_DIAGNOSED = 1000
+MAX_WORK = 20_000
+
 INPUT_KEYS = {"input": "x", "filter": "W", "bias": "b", "target": "target", "grad_output": "G"}
 KIND_TEXT = {"rounded": "accepted as rounded", "noise": "float noise below the printed precision",
              "interval": "within what the rounded inputs allow"}
@@ -105,6 +112,13 @@ def verify(d: Derivation) -> Verdict:
     if not any(iterations):
         raise UserError("nothing is claimed: add a [claimed] table with at least one step", d.source)
     p = d.problem.with_(steps=len(iterations))
+    n, c_out, ho, wo = p.out_shape
+    work = n * c_out * ho * wo * int(np.prod(p.w.shape[1:])) * len(iterations)
+    if work > MAX_WORK:
+        raise UserError(f"too large to check by hand: {work} multiply-adds ({work // len(iterations)} per step × "
+                        f"{len(iterations)} claimed step(s)); expected at most {MAX_WORK} (see docs/robustness.md)",
+                        d.source)
+    searched = work <= MAX_DIAGNOSED
     lanes = _lanes(d, p)
     extra: dict[str, tuple[str, Source]] = {}
     lr_problem = ""
@@ -120,7 +134,7 @@ def verify(d: Derivation) -> Verdict:
     checks = walk(p, lanes, iterations)
     alt_hits: dict[tuple[int, str], list[str]] = {}
     suggestions: list[str] = []
-    if any(c.status != "ok" for c in checks):
+    if searched and any(c.status != "ok" for c in checks):
         declared = {k for k, s in d.conventions.items() if s.kind in ("declared", "read")}
         has_update = any(q.startswith("updated_") for it in iterations for q in it)
         for alt in alternatives(p, declared):
@@ -144,7 +158,10 @@ def verify(d: Derivation) -> Verdict:
                         and (alt.sign == 1 or c.quantity.startswith(("grad_", "updated_")))):
                     alt_hits[key] = [f"matches {alt.text}" + (f"; {alt.declare} if that is what you meant"
                                                                if alt.declare else "")]
-    steps = tuple(_step_verdict(p, c, sign, alt_hits.get((c.iteration, c.quantity), []), lr_problem) for c in checks)
+    not_searched = "" if searched else (f"not diagnosed: {work} multiply-adds is over the {MAX_DIAGNOSED} up to which "
+                                        "crossgrad searches for the mistake")
+    steps = tuple(_step_verdict(p, c, sign, alt_hits.get((c.iteration, c.quantity), []), lr_problem, not_searched)
+                  for c in checks)
     verdict = "ok" if all(s.status == "ok" for s in steps) else "wrong"
     return Verdict(d.title, d.source, verdict, steps, _conventions(d, p, extra), _summary(steps, len(iterations)),
                    tuple(notes), tuple(dict.fromkeys(suggestions)))
@@ -185,7 +202,8 @@ def _rounding_notes(c: StepCheck) -> list[str]:
     return notes
 
 
-def _step_verdict(p, c: StepCheck, sign: int, alt_hits: list[str], lr_problem: str) -> StepVerdict:
+def _step_verdict(p, c: StepCheck, sign: int, alt_hits: list[str], lr_problem: str,
+                  not_searched: str = "") -> StepVerdict:
     label = LABEL[c.quantity]
     diags: list[Diagnosis] = []
     sums: tuple[str, ...] = ()
@@ -196,6 +214,8 @@ def _step_verdict(p, c: StepCheck, sign: int, alt_hits: list[str], lr_problem: s
         msg = "wrong, but exactly what follows from your own earlier (wrong) values: carried over"
     elif c.person is None:
         msg = lr_problem or f"cannot be checked: the problem has no {c.quantity}"
+    elif not_searched:
+        msg = f"wrong ({not_searched})"
     else:
         diags = diagnose(p, c, sign)
         for text in alt_hits:

@@ -66,7 +66,8 @@ class Interval:
         return self.mid < Interval.of(o).mid
 
     def __repr__(self) -> str:
-        return f"[{float(self.lo):.6g}, {float(self.hi):.6g}]"
+        from .fmt import to_float
+        return f"[{to_float(self.lo):.6g}, {to_float(self.hi):.6g}]"
 
 
 def half_band(decimals: int) -> Fraction:

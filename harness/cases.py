@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import UserError
+from .textfile import read_text
 from .numbers import to_exact_array, to_fraction
 from .problem import Problem, make_problem, output_hw, resolve_padding
 
@@ -52,16 +53,7 @@ def problem_from_table(table: dict, where: str, name: str = "case") -> Problem:
 
 def read_toml(path: Path) -> dict:
     """A TOML file with exact decimals; every failure is a UserError naming the file."""
-    try:
-        size = path.stat().st_size
-    except OSError as exc:
-        raise UserError(f"cannot read: {exc.strerror}", str(path)) from None
-    if size > MAX_FILE_BYTES:
-        raise UserError(f"file is {size} bytes, over the limit of {MAX_FILE_BYTES}", str(path))
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UserError(f"cannot read as UTF-8 text: {exc}", str(path)) from None
+    text = read_text(path, MAX_FILE_BYTES, "TOML file")
     try:
         return tomllib.loads(text, parse_float=Decimal)
     except ValueError as exc:  # TOMLDecodeError, and an integer of over 4300 digits (int's own limit)

@@ -15,6 +15,16 @@ from dataclasses import dataclass, fields
 import numpy as np
 
 
+def missing_framework(module: str) -> str | None:
+    """Why `module` (torch, jax) cannot be imported here, or None; never raises."""
+    import importlib
+    try:
+        importlib.import_module(module)
+    except ImportError as exc:
+        return f"{module} is not installed ({exc})"
+    return None
+
+
 @dataclass(frozen=True, eq=False)
 class Step:
     """Every quantity of one SGD step (None for what the case does not have)."""

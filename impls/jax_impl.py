@@ -23,18 +23,14 @@ from pathlib import Path
 
 import numpy as np
 
-from .base import Config, Step, Trace
+from .base import Config, Step, Trace, missing_framework
 
 NAME = "jax"
 DTYPES = ("float64", "float32", "float16", "bfloat16")
 
 
 def unavailable() -> str | None:
-    try:
-        import jax  # noqa: F401
-    except ImportError as exc:
-        return f"jax is not installed ({exc})"
-    return None
+    return missing_framework("jax")
 
 
 def unavailable_for(problem, config: Config) -> str | None:

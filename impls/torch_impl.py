@@ -19,18 +19,14 @@ import time
 
 import numpy as np
 
-from .base import Config, Step, Trace
+from .base import Config, Step, Trace, missing_framework
 
 NAME = "torch"
 DTYPES = ("float64", "float32", "float16", "bfloat16")
 
 
 def unavailable() -> str | None:
-    try:
-        import torch  # noqa: F401
-    except ImportError as exc:
-        return f"torch is not installed ({exc})"
-    return None
+    return missing_framework("torch")
 
 
 def unavailable_for(problem, config: Config) -> str | None:

@@ -124,7 +124,7 @@ def torch_state(monkeypatch):
 def test_torch_highest_and_deterministic(torch_state):
     torch, new, get = torch_state
     torch.backends.cudnn.benchmark = True
-    done = devices.configure("torch", Config(precision="highest", deterministic=True))
+    done = devices.configure("torch", Config(device="cuda", precision="highest", deterministic=True))
     if new:
         observed = {n: get(n) for n in ("cudnn.conv", "cudnn.rnn", "cuda.matmul")}
         assert observed == {"cudnn.conv": "ieee", "cudnn.rnn": "ieee", "cuda.matmul": "ieee"}, f"observed {observed}"
@@ -137,10 +137,19 @@ def test_torch_highest_and_deterministic(torch_state):
     assert done["torch.use_deterministic_algorithms"] == "True" and devices.APPLIED["torch"] == done
 
 
+def test_torch_cpu_leaves_deterministic_algorithms_alone(torch_state):
+    """On the CPU the (costly to import) global switch is not touched, and the report says so."""
+    torch, _, _ = torch_state
+    before = torch.are_deterministic_algorithms_enabled()
+    done = devices.configure("torch", Config(device="cpu", deterministic=not before))
+    assert torch.are_deterministic_algorithms_enabled() is before
+    assert done["torch.use_deterministic_algorithms"] == "unchanged on the CPU"
+
+
 def test_torch_tf32_restores_defaults_and_nondeterministic(torch_state):
     torch, new, get = torch_state
-    devices.configure("torch", Config(precision="highest", deterministic=True))
-    devices.configure("torch", Config(precision="tf32", deterministic=False))
+    devices.configure("torch", Config(device="cuda", precision="highest", deterministic=True))
+    devices.configure("torch", Config(device="cuda", precision="tf32", deterministic=False))
     if new:
         assert (get("cudnn.conv"), get("cuda.matmul")) == ("tf32", "none"), \
             f"observed {(get('cudnn.conv'), get('cuda.matmul'))}, expected torch's defaults ('tf32', 'none')"

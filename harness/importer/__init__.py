@@ -12,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..derivation import Derivation
+from .. import textfile
 from ..errors import UserError
 
 # A worked derivation of a small case is a few KB to ~100 KB; hostile Markdown/LaTeX near the limit still
@@ -20,21 +21,7 @@ MAX_BYTES = 1_000_000
 
 
 def read_text(path: Path) -> str:
-    try:
-        size = path.stat().st_size
-    except OSError as exc:
-        raise UserError(f"cannot read: {exc.strerror}", str(path)) from None
-    if size > MAX_BYTES:
-        raise UserError(f"file is {size} bytes, over the limit of {MAX_BYTES} for a derivation", str(path))
-    try:
-        text = path.read_bytes().decode("utf-8-sig")
-    except OSError as exc:
-        raise UserError(f"cannot read: {exc.strerror}", str(path)) from None
-    except UnicodeDecodeError as exc:
-        raise UserError(f"not UTF-8 text (byte {exc.start})", str(path)) from None
-    if "\x00" in text:
-        raise UserError("not a text file (it contains NUL bytes)", str(path))
-    return text.replace("\r\n", "\n").replace("\r", "\n")
+    return textfile.read_text(path, MAX_BYTES, "derivation")
 
 
 def read_document(path: Path) -> Derivation:

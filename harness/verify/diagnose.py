@@ -216,11 +216,11 @@ def _common_missing(c: StepCheck, claimed, keys, V, full):
 MAX_SPLIT_KEYS = 40   # 2 × 2^20 subset sums at most
 
 
-def _subset_sums(cols: np.ndarray) -> np.ndarray:
-    """Row r of the result is the sum of the columns whose bits are set in r: shape (2^k, rows)."""
-    sums = np.zeros((1, cols.shape[0]))
-    for j in range(cols.shape[1]):
-        sums = np.concatenate([sums, sums + cols[:, j]])
+def _subset_sums(keys: np.ndarray) -> np.ndarray:
+    """Entry r of the result is the sum of the keys whose bits are set in r (2^len entries, keys' dtype)."""
+    sums = np.zeros(1, dtype=keys.dtype)
+    for k in keys:
+        sums = np.concatenate([sums, sums + k])
     return sums
 
 
@@ -228,44 +228,26 @@ def _bits(idx: np.ndarray, width: int) -> np.ndarray:
     return ((idx[:, None] >> np.arange(width)) & 1).astype(np.int64)
 
 
-def _exact_meet_in_the_middle(V, need, max_hits: int = 200, max_pairs: int = 2_000_000):
-    """Sets of columns of V (Fractions) summing exactly to `need` in every row. The rows are scaled to
-    integers and hashed into one 64-bit key per column (a random linear combination, mod 2⁶⁴), so two
-    subsets collide only when they agree in every row; the halves' subset keys are joined exactly.
-    Returns [] when the integers would not fit (then the float search with tolerances runs)."""
-    from math import lcm
-    K = len(V[0])
-    denom = lcm(*(v.denominator for row in V for v in row), *(n.denominator for n in need))
-    Vi = [[int(v * denom) for v in row] for row in V]
-    ni = [int(n * denom) for n in need]
-    if max(max(abs(v) for row in Vi for v in row), max(abs(n) for n in ni)) * (K + 1) >= 2 ** 62:
-        return []
-    Vi, ni = np.array(Vi, dtype=np.int64), np.array(ni, dtype=np.int64)
-    weights = np.random.default_rng(0).integers(1, 2 ** 62, Vi.shape[0], dtype=np.int64) | 1
+def _join_halves(key: np.ndarray, target, tol, confirm, max_hits: int = 200, max_pairs: int = 2_000_000):
+    """Meet in the middle: every subset of each half of the columns, summed on one key per column; the
+    halves joined by binary search (|sum − target| ≤ tol), and each pair (a, bs) confirmed on every
+    row by `confirm(a, bs) -> mask`. Exhaustive up to the caps, so the smallest set is among the hits."""
+    K = key.size
+    half = K // 2
+    A, B = _subset_sums(key[:half]), _subset_sums(key[half:])
+    order = np.argsort(B, kind="stable")
+    b_sorted = B[order]
     with np.errstate(over="ignore"):
-        col_key = (weights[:, None].astype(np.uint64) * Vi.astype(np.uint64)).sum(axis=0, dtype=np.uint64)
-        target_key = (weights.astype(np.uint64) * ni.astype(np.uint64)).sum(dtype=np.uint64)
-        half = K // 2
-        A = np.zeros(1, np.uint64)
-        for k in col_key[:half]:
-            A = np.concatenate([A, A + k])
-        B = np.zeros(1, np.uint64)
-        for k in col_key[half:]:
-            B = np.concatenate([B, B + k])
-        order = np.argsort(B, kind="stable")
-        b_sorted = B[order]
-        need_key = target_key - A
-    lo = np.searchsorted(b_sorted, need_key, side="left")
-    hi = np.searchsorted(b_sorted, need_key, side="right")
-    VA, VB = Vi[:, :half], Vi[:, half:]
+        need = target - A
+        lo = np.searchsorted(b_sorted, need - tol, side="left")
+        hi = np.searchsorted(b_sorted, need + tol, side="right")
     hits, pairs = [], 0
     for a in np.nonzero(hi > lo)[0]:
         bs = order[lo[a]:hi[a]]
         pairs += bs.size
         if pairs > max_pairs:
             break
-        rows = VA @ _bits(np.array([a]), half)[0] + _bits(bs, K - half) @ VB.T     # exact, in int64
-        for b in bs[np.all(rows == ni[None, :], axis=1)]:
+        for b in bs[confirm(a, bs)]:
             chosen = [i for i in range(half) if a >> i & 1] + [half + i for i in range(K - half) if b >> i & 1]
             if 0 < len(chosen) < K:
                 hits.append(chosen)
@@ -274,35 +256,41 @@ def _exact_meet_in_the_middle(V, need, max_hits: int = 200, max_pairs: int = 2_0
     return hits
 
 
-def _meet_in_the_middle(Vf: np.ndarray, target: np.ndarray, tol: np.ndarray, max_hits: int = 200,
-                        max_pairs: int = 2_000_000):
-    """Sets of columns of Vf summing to `target` within tol, for up to MAX_SPLIT_KEYS columns: the
-    subset sums of each half are enumerated on one random combination of the rows (so a column that
-    is 0 in some row does not multiply the matches), the halves joined by binary search, and each
-    pair confirmed on every row. Exhaustive, so the smallest set is among the hits."""
+def _exact_meet_in_the_middle(V, need):
+    """Sets of columns of V (Fractions) summing exactly to `need` in every row. The rows are scaled to
+    integers and hashed into one 64-bit key per column (a random linear combination, mod 2⁶⁴), so two
+    subsets collide only when they agree in every row. [] when the integers would not fit in int64
+    (then the float search with tolerances runs)."""
+    from math import lcm
+    K = len(V[0])
+    denom = lcm(*(v.denominator for row in V for v in row), *(n.denominator for n in need))
+    Vi = [[int(v * denom) for v in row] for row in V]
+    ni = [int(n * denom) for n in need]
+    if max(max(abs(v) for row in Vi for v in row), max(abs(n) for n in ni)) * (K + 1) >= 2 ** 62:
+        return []
+    Vi, ni = np.array(Vi, dtype=np.int64), np.array(ni, dtype=np.int64)
+    weights = (np.random.default_rng(0).integers(1, 2 ** 62, Vi.shape[0], dtype=np.int64) | 1).astype(np.uint64)
+    with np.errstate(over="ignore"):
+        key = (weights[:, None] * Vi.astype(np.uint64)).sum(axis=0, dtype=np.uint64)
+        target = (weights * ni.astype(np.uint64)).sum(dtype=np.uint64)
+    half = K // 2
+
+    def confirm(a, bs):   # exact, in int64
+        rows = Vi[:, :half] @ _bits(np.array([a]), half)[0] + _bits(bs, K - half) @ Vi[:, half:].T
+        return np.all(rows == ni[None, :], axis=1)
+    return _join_halves(key, target, np.uint64(0), confirm)
+
+
+def _meet_in_the_middle(Vf: np.ndarray, target: np.ndarray, tol: np.ndarray):
+    """The same within tolerances (rounded claims), keyed on one random positive combination of the rows."""
     K = Vf.shape[1]
     half = K // 2
     weights = np.random.default_rng(0).uniform(1.0, 2.0, Vf.shape[0])
-    key, key_target, key_tol = weights @ Vf, weights @ target, weights @ tol
-    A, B = _subset_sums(key[None, :half])[:, 0], _subset_sums(key[None, half:])[:, 0]
-    order = np.argsort(B, kind="stable")
-    b_sorted = B[order]
-    need = key_target - A
-    lo = np.searchsorted(b_sorted, need - key_tol, side="left")
-    hi = np.searchsorted(b_sorted, need + key_tol, side="right")
-    hits, pairs = [], 0
-    for a in np.nonzero(hi > lo)[0]:
-        bs = order[lo[a]:hi[a]]
-        pairs += bs.size
-        if pairs > max_pairs:
-            break
-        for b in bs:
-            chosen = [i for i in range(half) if a >> i & 1] + [half + i for i in range(K - half) if b >> i & 1]
-            if 0 < len(chosen) < K and np.all(np.abs(Vf[:, chosen].sum(axis=1) - target) <= tol):
-                hits.append(chosen)
-                if len(hits) >= max_hits:
-                    return hits
-    return hits
+
+    def confirm(a, bs):
+        rows = Vf[:, :half] @ _bits(np.array([a]), half)[0] + _bits(bs, K - half) @ Vf[:, half:].T
+        return np.all(np.abs(rows - target[None, :]) <= tol[None, :], axis=1)
+    return _join_halves(weights @ Vf, weights @ target, weights @ tol, confirm)
 
 
 def _search(Vf: np.ndarray, target: np.ndarray, tol: np.ndarray, max_nodes: int = 200_000, max_hits: int = 20):

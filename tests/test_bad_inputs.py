@@ -137,7 +137,7 @@ FILE_CASES = {
                              "malformed TOML: nested too deeply"),
     "integer_of_5000_digits": (b"[problem]\ninput = " + b"9" * 5000 + b"\n", ".toml", "malformed TOML: Exceeds the limit"),
     "fifty_megabytes": (_fifty_megabytes, ".toml", "file is 50000000 bytes, over the limit of 5000000"),
-    "not_utf8": ("[problem]\ninput = 'caf\xe9'\n".encode("latin-1"), ".toml", "cannot read as UTF-8 text"),
+    "not_utf8": ("[problem]\ninput = 'caf\xe9'\n".encode("latin-1"), ".toml", "not UTF-8 text"),
     "no_problem_table": (b"title = 'x'\n", ".toml", "missing the [problem] table"),
     "problem_not_a_table": (b"problem = 3\n", ".toml", "problem: expected a table"),
 }

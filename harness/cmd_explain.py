@@ -51,6 +51,11 @@ def with_overrides(problem, *, steps=None, loss=None, activation=None, operation
         name=problem.name, where="command line")
 
 
+# `crossgrad verify` reads documents of up to 500 000 characters of math (harness/importer/collect.py);
+# past this the terms are left out and only the (exact) results are written, so explain → verify holds.
+MAX_DOCUMENT_CHARS = 400_000
+
+
 def render(problem, fmt: str = "md") -> str:
     """The derivation of `problem` in one format."""
     from .explain.terms import explain_problem
@@ -60,8 +65,11 @@ def render(problem, fmt: str = "md") -> str:
         return toml_form.render(e)
     from .explain import document, latex, markdown, style, text
     S = style.Text() if fmt == "text" else style.Tex()
-    blocks = document.build(e, S)
-    return {"md": markdown, "tex": latex, "text": text}[fmt].render(blocks)
+    writer = {"md": markdown, "tex": latex, "text": text}[fmt]
+    out = writer.render(document.build(e, S))
+    if len(out) > MAX_DOCUMENT_CHARS:   # long exact fractions: keep the document readable (and re-readable)
+        out = writer.render(document.build(explain_problem(problem, expand=False), S))
+    return out
 
 
 def run(args) -> int:

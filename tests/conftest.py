@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import os
 from fractions import Fraction as F
 from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import settings
+
+# CI draws the same examples every run (a landing must not depend on luck); locally they are random,
+# so new cases keep being explored. `HYPOTHESIS_PROFILE=ci` reproduces CI's draws.
+settings.register_profile("ci", derandomize=True, deadline=None, print_blob=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "default"))
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED_DOC = ROOT.parent / "shared" / "seeds" / "000_8881a09ef0dbbe7e.txt"

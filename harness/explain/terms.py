@@ -149,7 +149,7 @@ def _small(entries: int, terms: int) -> bool:
     return entries <= MAX_ENTRIES and terms <= MAX_TERMS
 
 
-def _iteration(p: Problem, k: int, w, b, q: dict) -> Iteration:
+def _iteration(p: Problem, k: int, w, b, q: dict, expand: bool = True) -> Iteration:
     z, n_out = q["output"], q["output"].size
     y_hat = q["activation"] if q["activation"] is not None else z
     g = q["grad_output"]
@@ -168,7 +168,8 @@ def _iteration(p: Problem, k: int, w, b, q: dict) -> Iteration:
         if b is not None:
             assert np.array_equal(b - p.lr * q["grad_bias"], q["updated_bias"]), "b' mismatch"
     loss = None
-    if n_out <= MAX_TERMS:
+    small = _small if expand else (lambda entries, terms: False)
+    if expand and n_out <= MAX_TERMS:
         if p.loss == "linear":
             loss = Sum(tuple((g, v) for g, v in zip(p.grad_output.flat, y_hat.flat)), q["loss"][()])
         else:
@@ -176,24 +177,24 @@ def _iteration(p: Problem, k: int, w, b, q: dict) -> Iteration:
             loss = Sum(tuple((v, v) for v in d), q["loss"][()], loss_scale(p.loss, n_out))
     return Iteration(
         k=k, w=w, b=b, q=q, delta=delta,
-        output=_expand_output(p, w, b, z) if _small(n_out, taps + (b is not None)) else None,
+        output=_expand_output(p, w, b, z) if small(n_out, taps + (b is not None)) else None,
         loss=loss,
-        grad_filter=_expand_grad_filter(p, delta, q["grad_filter"]) if _small(w.size, n * ho * wo) else None,
+        grad_filter=_expand_grad_filter(p, delta, q["grad_filter"]) if small(w.size, n * ho * wo) else None,
         grad_input=(_expand_grad_input(p, w, delta, q["grad_input"])
-                    if _small(p.x.size, (w.shape[0] // p.groups) * kh * kw) else None),
-        grad_bias=_expand_grad_bias(delta, q["grad_bias"]) if b is not None and n * ho * wo <= MAX_TERMS else None,
+                    if small(p.x.size, (w.shape[0] // p.groups) * kh * kw) else None),
+        grad_bias=_expand_grad_bias(delta, q["grad_bias"]) if b is not None and expand and n * ho * wo <= MAX_TERMS else None,
     )
 
 
-def explain_problem(p: Problem) -> Explanation:
-    """Run the exact pipeline and expand every quantity of every step."""
+def explain_problem(p: Problem, expand: bool = True) -> Explanation:
+    """Run the exact pipeline and expand every quantity of every step (only the results when not `expand`)."""
     from impls import exact   # Fractions only: no torch / jax
     trace = exact.run(p)
     w, b = p.w, p.b
     iterations = []
     for k, step in enumerate(trace.steps, start=1):
         q = dict(step.items())
-        iterations.append(_iteration(p, k, w, b, q))
+        iterations.append(_iteration(p, k, w, b, q, expand))
         if q["updated_filter"] is not None:
             w, b = q["updated_filter"], q["updated_bias"]
     return Explanation(p, tuple(iterations))

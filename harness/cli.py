@@ -81,13 +81,22 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    except SystemError as exc:  # Ctrl-C inside a C call (e.g. on Fractions) can arrive wrapped like this
+        if isinstance(exc.__cause__ or exc.__context__, KeyboardInterrupt):
+            print("crossgrad: interrupted", file=sys.stderr)
+            return 130
+        return _internal_error(args, exc)
     except Exception as exc:  # a bug in crossgrad, not in the input
-        if getattr(args, "debug", False):
-            raise
-        print(f"crossgrad {args.command}: internal error: {type(exc).__name__}: {exc}\n"
-              "This is a bug in crossgrad; please report it with the command you ran "
-              "(rerun with --debug for the traceback).", file=sys.stderr)
-        return 3
+        return _internal_error(args, exc)
+
+
+def _internal_error(args, exc: Exception) -> int:
+    if getattr(args, "debug", False):
+        raise exc
+    print(f"crossgrad {args.command}: internal error: {type(exc).__name__}: {exc}\n"
+          "This is a bug in crossgrad; please report it with the command you ran "
+          "(rerun with --debug for the traceback).", file=sys.stderr)
+    return 3
 
 
 if __name__ == "__main__":

@@ -72,3 +72,18 @@ def test_killed_check_leaves_a_whole_report(tmp_path, sig):
         assert data["case"] == before["case"]
         if sig == signal.SIGTERM:
             assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_interrupt_wrapped_in_a_system_error_still_exits_130(capsys, monkeypatch):
+    """Ctrl-C landing inside a C call (Fraction arithmetic in NumPy) surfaces as SystemError from it."""
+    import impls.manual as manual
+
+    def interrupted_in_c(problem, config):
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt as exc:
+            raise SystemError("<function Fraction.numerator> returned a result with an exception set") from exc
+
+    monkeypatch.setattr(manual, "run", interrupted_in_c)
+    assert main(["check", "--impl", "exact,manual", "--no-report"]) == 130
+    assert "interrupted" in capsys.readouterr().err

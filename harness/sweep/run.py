@@ -226,13 +226,43 @@ def single_threaded(names):
             torch.set_num_threads(before)
 
 
+class _Deferred:
+    """Ctrl-C / SIGTERM set a flag checked between configurations, instead of raising wherever Python is:
+    a KeyboardInterrupt raised inside a C call on Fractions can surface as a SystemError. A second signal
+    interrupts at once."""
+
+    def __init__(self):
+        self.requested = False
+
+    def __enter__(self):
+        import signal
+        self._old = {}
+        try:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._old[sig] = signal.signal(sig, self._handle)
+        except ValueError:   # not the main thread: leave signals alone
+            pass
+        return self
+
+    def _handle(self, signum, frame):
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def __exit__(self, *exc):
+        import signal
+        for sig, old in self._old.items():
+            signal.signal(sig, old)
+        return False
+
+
 def sweep(settings: Settings, progress=None) -> SweepResult:
     """Draw and run the configurations; `progress(done, total)` after each. Ctrl-C ends it early."""
-    with single_threaded(settings.impls):
-        return _sweep(settings, progress)
+    with single_threaded(settings.impls), _Deferred() as stop:
+        return _sweep(settings, progress, stop)
 
 
-def _sweep(settings: Settings, progress=None) -> SweepResult:
+def _sweep(settings: Settings, progress=None, stop: _Deferred | None = None) -> SweepResult:
     result = SweepResult(settings)
     indices = settings.indices()
     config = settings.config
@@ -249,6 +279,8 @@ def _sweep(settings: Settings, progress=None) -> SweepResult:
             finally:
                 result.warmup = time.perf_counter() - t1
         for done, i in enumerate(indices, start=1):
+            if stop is not None and stop.requested:
+                raise KeyboardInterrupt
             case = draw_case(settings.seed, i, settings.max_size)
             result.cases.append(run_case(case, names, config))
             if progress is not None:

@@ -208,26 +208,25 @@ def shrink(case: Case, impl: str, quantity: str, config: Config, *, max_evaluati
             if out is not None:
                 current, outcome, improved = candidate, out, True
                 break
-    problem = current.problem
-    improved = True
-    while improved and not spent():          # until neither a crop nor an entry changes anything
-        improved = False
-        for candidate in _crops(problem):
+    def first_failing(candidates):
+        """The first candidate that still fails, with its outcome (None when none does or time is up)."""
+        for candidate in candidates:
             if spent():
-                break
+                return None
             out = fails(candidate)
             if out is not None:
-                problem, outcome, improved = candidate, out, True
-                break
-        if improved:
-            continue
+                return candidate, out
+        return None
+
+    def simpler_entries(problem):
         for key, idx in list(_entries(problem)):
-            for candidate in _simpler_entries(problem, key, idx):
-                if spent():
-                    break
-                out = fails(candidate)
-                if out is not None:
-                    problem, outcome, improved = candidate, out, True
-                    break
+            yield from _simpler_entries(problem, key, idx)
+
+    problem = current.problem
+    while not spent():          # until neither a crop nor a simpler entry still fails
+        found = first_failing(_crops(problem)) or first_failing(simpler_entries(problem))
+        if found is None:
+            break
+        problem, outcome = found
     return Shrunk(impl, quantity, case, current, problem, outcome, evaluations, time.perf_counter() - t0,
                   not spent())

@@ -67,9 +67,10 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError:  # not the main thread (embedded use): leave signals alone
         pass
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not set(argv) & {*COMMANDS, "-h", "--help", "--version"}:
+        argv = ["check", *argv]          # no command: `crossgrad [--json] [CASE]` is a check
     args = parser.parse_args(argv)
-    if args.command is None:
-        args = parser.parse_args(["check", *(argv if argv is not None else sys.argv[1:])])
     from .errors import UserError
     try:
         return int(args._module.run(args) or 0)

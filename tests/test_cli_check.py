@@ -116,3 +116,10 @@ def test_case_file_round_trip(capsys, tmp_path):
     assert data["case"] == "mine" and len(data["impls"]["exact"]["steps"]) == 2
     np.testing.assert_allclose(data["impls"]["exact"]["steps"][0]["updated_filter"],
                                SEED_HAND["updated_filter"].astype(float), rtol=1e-15)
+
+
+def test_no_command_is_a_check_of_the_seed(capsys):
+    """`crossgrad [options]` is `crossgrad check [options]` (the README's main job)."""
+    code, out, err = run_cli(capsys, "--impl", "exact", "--json", "--no-report")
+    assert code == 0, err
+    assert json.loads(out)["case"] == "seed"

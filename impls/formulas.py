@@ -9,8 +9,11 @@ shown; the code handles groups by a leading group axis):
     ∂L/∂Ŷ       = from the loss (table LOSSES below)
     δ = ∂L/∂Z   = ∂L/∂Ŷ ⊙ 1[Z > 0]  (ReLU'(0) = 0)  or ∂L/∂Ŷ
     ∂L/∂W[o,c,i,j] = Σ_{n,p,q} δ[n,o,p,q] · x_pad[n, c, p·s_h + i·d_h, q·s_w + j·d_w]
-    ∂L/∂x       = the full correlation of δ (stride-dilated) with the 180°-flipped,
-                  channel-transposed filter, cropped to the unpadded input
+    ∂L/∂x_pad[n, c, p·s_h + i·d_h, q·s_w + j·d_w] += Σ_o W[o,c,i,j] · δ[n,o,p,q]
+                = fold(W_matᵀ · δ), the adjoint of the unfolding (im2col) that gave Z —
+                  the same numbers as the full correlation of the stride-dilated δ with the
+                  180°-flipped, channel-transposed filter, without multiplying the inserted zeros;
+                  cropped to the unpadded input
     ∂L/∂b[o]    = Σ_{n,p,q} δ[n,o,p,q]
     W'          = W − η ∂L/∂W,   b' = b − η ∂L/∂b
 
@@ -59,25 +62,57 @@ def pad2d(xp, a, padding):
 
 
 def unfold(xp, x_pad, khw, stride, dilation, out_hw):
-    """cols[n, c, i·kw + j, p, q] = x_pad[n, c, p·s_h + i·d_h, q·s_w + j·d_w]  (one slice per filter tap)."""
+    """cols[n, c, i·kw + j, p·W_c + q] = x_pad[n, c, p·s_h + i·d_h, q·s_w + j·d_w]: one slice per filter tap.
+    Returns (cols, W_c), W_c the columns each output row takes in cols.
+
+    Stride (1, 1): each tap is one contiguous run of the flattened image, W_c = the padded width: the
+    rows of cols are then long runs of memory (copies ~5× faster than W_out-long pieces), at the price
+    of W_pad − W_out columns per output row that wrap around into the next image row. Those columns
+    are computed by the product and dropped (`narrow`); their gradient δ is zero (`widen`).
+    Otherwise W_c = W_out."""
     (kh, kw), (sh, sw), (dh, dw), (ho, wo) = khw, stride, dilation, out_hw
-    taps = [x_pad[:, :, i * dh: i * dh + sh * (ho - 1) + 1: sh, j * dw: j * dw + sw * (wo - 1) + 1: sw]
-            for i in range(kh) for j in range(kw)]
-    return xp.stack(taps, axis=2)
+    n, c, hp, wp = x_pad.shape
+    if row_width(stride, wp, wo) == wo:
+        taps = [x_pad[:, :, i * dh: i * dh + sh * (ho - 1) + 1: sh, j * dw: j * dw + sw * (wo - 1) + 1: sw]
+                for i in range(kh) for j in range(kw)]
+        return xp.reshape(xp.stack(taps, axis=2), (n, c, kh * kw, ho * wo)), wo
+    # the last tap reads (kw−1)·d_w elements past the image: one zero row below covers them
+    flat = xp.reshape(pad2d(xp, x_pad, ((0, 1), (0, 0))), (n, c, (hp + 1) * wp))
+    taps = [flat[:, :, i * dh * wp + j * dw: i * dh * wp + j * dw + ho * wp] for i in range(kh) for j in range(kw)]
+    return xp.stack(taps, axis=2), wp
+
+
+def row_width(stride, wp, wo) -> int:
+    """W_c, the columns one output row takes in cols: the padded width for stride (1, 1), else W_out."""
+    return wp if tuple(stride) == (1, 1) else wo
+
+
+def narrow(xp, a, wc, wo):
+    """(…, H_out·W_c) → (…, H_out, W_out): drop the wrapped columns of a wide layout."""
+    a = xp.reshape(a, a.shape[:-1] + (a.shape[-1] // wc, wc))
+    return a[..., :wo] if wc != wo else a
+
+
+def widen(xp, a, wc):
+    """(…, H_out, W_out) → (…, H_out·W_c), the extra columns zero (the adjoint of `narrow`)."""
+    wo = a.shape[-1]
+    if wc != wo:
+        a = xp.concat([a, _zeros(xp, a, a.shape[:-1] + (wc - wo,))], axis=a.ndim - 1)
+    return xp.reshape(a, a.shape[:-2] + (a.shape[-2] * wc,))
 
 
 def correlate(xp, x, w, stride, padding, dilation, groups):
-    """Z = x ⋆ W (no bias) and the unfolded input, grouped as (N, g, C_in/g·kh·kw, H_out·W_out)."""
+    """Z = x ⋆ W (no bias), and the unfolded input grouped as (N, g, C_in/g·kh·kw, H_out·W_c) with W_c."""
     n, c_in, h, wd = x.shape
     c_out, c_g, kh, kw = w.shape
     (pt, pb), (pl, pr) = padding
     ho = (h + pt + pb - dilation[0] * (kh - 1) - 1) // stride[0] + 1
     wo = (wd + pl + pr - dilation[1] * (kw - 1) - 1) // stride[1] + 1
-    cols = unfold(xp, pad2d(xp, x, padding), (kh, kw), stride, dilation, (ho, wo))
-    cols = xp.reshape(cols, (n, groups, c_g * kh * kw, ho * wo))
+    cols, wc = unfold(xp, pad2d(xp, x, padding), (kh, kw), stride, dilation, (ho, wo))
+    cols = xp.reshape(cols, (n, groups, c_g * kh * kw, ho * wc))
     w_mat = xp.reshape(w, (groups, c_out // groups, c_g * kh * kw))
-    z = xp.matmul(w_mat, cols)                       # (N, g, C_out/g, H_out·W_out)
-    return xp.reshape(z, (n, c_out, ho, wo)), cols
+    z = xp.matmul(w_mat, cols)                       # (N, g, C_out/g, H_out·W_c)
+    return narrow(xp, xp.reshape(z, (n, c_out, ho * wc)), wc, wo), (cols, wc)
 
 
 def dilate(xp, g, stride):
@@ -94,31 +129,68 @@ def dilate(xp, g, stride):
     return g
 
 
-def grad_filter(xp, delta, cols, w_shape, groups):
+def grad_filter(xp, delta, unfolded, w_shape, groups):
     """∂L/∂W[o, c, i, j] = Σ_{n,p,q} δ[n,o,p,q] · x_pad[n, c, p·s_h + i·d_h, q·s_w + j·d_w]."""
+    cols, wc = unfolded
     c_out = w_shape[0]
     n = delta.shape[0]
-    d = xp.reshape(delta, (n, groups, c_out // groups, delta.shape[2] * delta.shape[3]))
+    d = xp.reshape(widen(xp, delta, wc), (n, groups, c_out // groups, cols.shape[-1]))
     dW = xp.sum(xp.matmul(d, xp.matrix_transpose(cols)), axis=0)   # (g, C_out/g, C_in/g·kh·kw)
     return xp.reshape(dW, w_shape)
 
 
 def grad_input(xp, delta, w, x_shape, stride, padding, dilation, groups):
-    """∂L/∂x: full correlation of the stride-dilated δ with the flipped, channel-transposed filter."""
+    """∂L/∂x: ∂L/∂cols = W_matᵀ · δ, folded back onto the padded image (`fold`) and cropped."""
     c_out, c_g, kh, kw = w.shape
+    n, c_in = x_shape[:2]
     (pt, pb), (pl, pr) = padding
     hp, wp = x_shape[2] + pt + pb, x_shape[3] + pl + pr
-    d = dilate(xp, delta, stride)
-    # rows/columns of x_pad that no window reached get zero gradient: pad those at the end
-    extra_h = hp - (d.shape[2] + dilation[0] * (kh - 1))
-    extra_w = wp - (d.shape[3] + dilation[1] * (kw - 1))
-    full = ((dilation[0] * (kh - 1), dilation[0] * (kh - 1) + extra_h),
-            (dilation[1] * (kw - 1), dilation[1] * (kw - 1) + extra_w))
-    w_t = xp.reshape(w, (groups, c_out // groups, c_g, kh, kw))
-    w_t = xp.reshape(xp.permute_dims(w_t, (0, 2, 1, 3, 4)), (groups * c_g, c_out // groups, kh, kw))
-    w_t = xp.flip(w_t, axis=(2, 3))
-    dx_pad, _ = correlate(xp, pad2d(xp, d, full), w_t, (1, 1), ((0, 0), (0, 0)), dilation, groups)
+    ho, wo = delta.shape[2:]
+    wc = row_width(stride, wp, wo)
+    w_mat = xp.reshape(w, (groups, c_out // groups, c_g * kh * kw))
+    d = xp.reshape(widen(xp, delta, wc), (n, groups, c_out // groups, ho * wc))
+    dcols = xp.reshape(xp.matmul(xp.matrix_transpose(w_mat), d), (n, c_in, kh * kw, ho * wc))
+    dx_pad = fold(xp, dcols, (hp, wp), (kh, kw), stride, dilation, (ho, wo), wc)
     return dx_pad[:, :, pt: pt + x_shape[2], pl: pl + x_shape[3]]
+
+
+def fold(xp, dcols, pad_hw, khw, stride, dilation, out_hw, wc):
+    """The adjoint of `unfold`: dx_pad[n, c, p·s_h + i·d_h, q·s_w + j·d_w] = Σ over the taps (i, j) that
+    reach it of dcols[n, c, i·kw + j, p·W_c + q], the taps added in order.
+
+    NumPy and torch arrays take each tap as an in-place add into its slice of dx_pad. jax arrays are
+    immutable: there each tap is placed on a zero image (zeros between strided positions and around)
+    and the placements are summed — the same sums, with a full-size temporary per tap."""
+    (hp, wp), (kh, kw), (sh, sw), (dh, dw), (ho, wo) = pad_hw, khw, stride, dilation, out_hw
+    n, c = dcols.shape[:2]
+    wide = wc != wo                     # then tap (i, j) is the run of the flattened image from i·d_h·W_pad + j·d_w
+    size = (hp + 1) * wp                # (one spare row: see `unfold`)
+    total = _zeros(xp, dcols, (n, c, size) if wide else (n, c, hp, wp))
+    for i in range(kh):
+        for j in range(kw):
+            tap = dcols[:, :, i * kw + j]
+            if wide:
+                start = i * dh * wp + j * dw
+                if _mutable(total):
+                    total[:, :, start: start + ho * wc] += tap
+                else:
+                    total = total + xp.concat([_zeros(xp, tap, (n, c, start)), tap,
+                                               _zeros(xp, tap, (n, c, size - start - ho * wc))], axis=2)
+            else:
+                tap = xp.reshape(tap, (n, c, ho, wo))
+                top, left = i * dh, j * dw
+                if _mutable(total):
+                    total[:, :, top: top + (ho - 1) * sh + 1: sh, left: left + (wo - 1) * sw + 1: sw] += tap
+                else:
+                    spread = dilate(xp, tap, (sh, sw))
+                    total = total + pad2d(xp, spread, ((top, hp - top - spread.shape[2]),
+                                                       (left, wp - left - spread.shape[3])))
+    return xp.reshape(total, (n, c, hp + 1, wp))[:, :, :hp, :] if wide else total
+
+
+def _mutable(a) -> bool:
+    """Whether `a` can be updated in place: NumPy and torch arrays can, jax arrays are immutable."""
+    return not type(a).__module__.startswith("jax")
 
 
 def _num(a, value):
@@ -156,7 +228,7 @@ def one_step(xp, p, x, w, b, target, g_given):
     """One forward + backward + update. Returns a dict of every quantity (arrays of `xp`)."""
     flip = p.operation == "convolution"
     w_eff = xp.flip(w, axis=(2, 3)) if flip else w
-    z, cols = correlate(xp, x, w_eff, p.stride, p.padding, p.dilation, p.groups)
+    z, unfolded = correlate(xp, x, w_eff, p.stride, p.padding, p.dilation, p.groups)
     if b is not None:
         z = z + xp.reshape(b, (1, b.shape[0], 1, 1))
     if p.activation == "relu":
@@ -167,7 +239,7 @@ def one_step(xp, p, x, w, b, target, g_given):
         a, y_hat = None, z
     loss, dL_dYhat = loss_and_grad(xp, y_hat, target, g_given, p.loss)
     delta = xp.where(positive, dL_dYhat, dL_dYhat * 0) if a is not None else dL_dYhat   # ∂L/∂Z
-    dL_dW = grad_filter(xp, delta, cols, w.shape, p.groups)
+    dL_dW = grad_filter(xp, delta, unfolded, w.shape, p.groups)
     if flip:
         dL_dW = xp.flip(dL_dW, axis=(2, 3))
     dL_dx = grad_input(xp, delta, w_eff, x.shape, p.stride, p.padding, p.dilation, p.groups)

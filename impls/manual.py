@@ -1,7 +1,7 @@
 """`manual`: the hand-derived forward and backward pass (`impls.formulas`) in NumPy floats, fast.
 
 The math is that of `impls.formulas`; only the arrangement differs, so that almost all the time goes
-to three matrix products per step, each one BLAS call (per group) on data already in cache:
+to three matrix products per step, each one batched BLAS call per block:
 
     cols[c·kh·kw + i·kw + j, p·W_out + q] = x_pad[n, c, p·s_h + i·d_h, q·s_w + j·d_w]   (im2col, one copy)
     Z_n       = W_mat · cols              (C_out × K)·(K × P)       forward
@@ -10,26 +10,29 @@ to three matrix products per step, each one BLAS call (per group) on data alread
     ∂L/∂x_pad[n, c, p·s_h + i·d_h, q·s_w + j·d_w] += ∂L/∂cols[c·kh·kw + i·kw + j, p·W_out + q]
                                                                     ... and folded back (col2im, kh·kw slice-adds)
 
-with K = C_in/g·kh·kw and P the output positions of one *block*. Why blocks and threads:
-- Block = one image, or a band of its output rows when one image's `cols` would pass BLOCK_BYTES
-  (the memory bound). Per image, not per batch: the unfolded batch would be k² times the input, and
-  per-image blocks let workers own whole images (below). Whole images beat cache-sized bands
-  (measured on 2 cores: 1 MiB bands cost 5–10% more than 8 MiB blocks; larger products run faster).
-  Every quantity except the loss's normalisation is local to an output position, so the loss and
-  ReLU are applied block by block too (the mean's 1/n uses the whole output's n).
+with K = C_in/g·kh·kw and P the output positions of one image's block; each product is one batched
+`matmul` call over the block's images. Why blocks and threads:
+- A block = several whole images (an equal share per worker, `cols` at most BLOCK_BYTES), or a band
+  of one image's output rows when one image's `cols` alone would pass BLOCK_BYTES (the memory bound).
+  Fewer, larger NumPy calls matter with threads: each call releases and retakes the GIL, and the
+  handoff costs more than a small call's work (measured on 2 cores: 1-image blocks 10.6 ms a step,
+  16-image blocks 7.0 ms, on (32,16,32,32,3)). Every quantity except the loss's normalisation is local
+  to an output position, so the loss and ReLU are applied block by block too (the mean's 1/n uses
+  the whole output's n).
 - The `cols` layout (K rows, P contiguous columns) lets every product read it without a copy: the
   forward product writes straight into Z's rows of the (N, C_out, H_out, W_out) array, ∂L/∂W reads
   `cols` and δ as they are (a transposed operand is a BLAS flag, not a copy).
 - ∂L/∂cols overwrites `cols` (dead once ∂L/∂W is taken), so one buffer per worker.
-- Big problems split their images between one worker thread per core, with BLAS single-threaded
-  inside (NumPy releases the GIL in copies, ufuncs and matmul). Small products gain nothing from a
-  multi-threaded BLAS: on 2 cores OpenBLAS's two threads made these sizes slower, not faster.
-  Each worker sums its own partial ∂L/∂W, ∂L/∂b and L over a fixed set of blocks, and the partials are
-  added in worker order, so results are the same from run to run.
+- Big problems split their images between one worker per core (the calling thread is one), each
+  held to its own core during the step, with BLAS single-threaded inside (NumPy releases the GIL in
+  copies, ufuncs and matmul). OpenBLAS's own threads on these skinny products were erratic on 2
+  cores. Each worker sums its own partial ∂L/∂W, ∂L/∂b and L over a fixed set of blocks, and the
+  partials are added in worker order, so results are the same from run to run.
 
 Memory beyond the inputs and the reported arrays: one `cols` buffer per worker of at most
-max(BLOCK_BYTES, K·W_out·itemsize) bytes (one output row is the smallest block), plus C_out·K-sized
-partial gradients. A zero-padded copy of x is made once per run when the case has padding.
+max(BLOCK_BYTES, K·W_out·itemsize) bytes (one output row is the smallest block), a loss scratch of
+at most the same size, plus per-image C_out·K-sized partial gradients. A zero-padded copy of x is
+made once per run when the case has padding.
 """
 
 from __future__ import annotations
@@ -52,9 +55,11 @@ def unavailable_dtype(dtype: str) -> str | None:
 
 
 class Geometry:
-    """Shapes of one case, and the blocks (image n, output rows p0:p1) its batch is cut into."""
+    """Shapes of one case, and the blocks its batch is cut into: (n0, n1, p0, p1) = images n0:n1,
+    output rows p0:p1 — several whole images, or a band of rows of one image when one image's `cols`
+    alone would pass BLOCK_BYTES."""
 
-    def __init__(self, problem, x_shape, w_shape, itemsize: int):
+    def __init__(self, problem, x_shape, w_shape, itemsize: int, workers: int | None = None):
         p = problem
         self.n, self.c_in, self.h, self.w = x_shape
         self.c_out, self.c_g, self.kh, self.kw = w_shape
@@ -63,10 +68,19 @@ class Geometry:
         self.ho = (self.h + pt + pb - p.dilation[0] * (self.kh - 1) - 1) // p.stride[0] + 1
         self.wo = (self.w + pl + pr - p.dilation[1] * (self.kw - 1) - 1) // p.stride[1] + 1
         self.k = self.c_g * self.kh * self.kw                      # rows of cols per group
-        rows = max(1, BLOCK_BYTES // (self.groups * self.k * self.wo * itemsize))
-        self.blocks = [(n, p0, min(p0 + rows, self.ho)) for n in range(self.n) for p0 in range(0, self.ho, rows)]
-        self.rows_per_block = min(rows, self.ho)
         self.macs = self.n * self.c_out * self.ho * self.wo * self.k
+        self.workers = workers_for(self.macs, self.n) if workers is None else workers
+        row_bytes = self.groups * self.k * self.wo * itemsize      # cols of one output row
+        rows = max(1, BLOCK_BYTES // row_bytes)
+        if rows < self.ho:                                          # bands of one image
+            self.images_per_block, self.rows_per_block = 1, rows
+            self.blocks = [(n, n + 1, p0, min(p0 + rows, self.ho))
+                           for n in range(self.n) for p0 in range(0, self.ho, rows)]
+        else:                                                       # whole images, an equal share per worker
+            fit = rows // self.ho
+            per = min(fit, -(-self.n // self.workers))
+            self.images_per_block, self.rows_per_block = per, self.ho
+            self.blocks = [(n, min(n + per, self.n), 0, self.ho) for n in range(0, self.n, per)]
 
 
 def pad(x, padding):
@@ -77,21 +91,21 @@ def pad(x, padding):
     return np.pad(x, ((0, 0), (0, 0), (top, bottom), (left, right)))
 
 
-def windows(x_pad_n, geo: Geometry, p0: int, p1: int):
-    """The strided view win[c, i, j, p, q] = x_pad[n, c, (p0 + p)·s_h + i·d_h, q·s_w + j·d_w] (no copy)."""
+def windows(x_pad, geo: Geometry, p0: int, p1: int):
+    """The strided view win[n, c, i, j, p, q] = x_pad[n, c, (p0 + p)·s_h + i·d_h, q·s_w + j·d_w] (no copy)."""
     (sh, sw), (dh, dw) = geo.stride, geo.dilation
-    s_c, s_h, s_w = x_pad_n.strides
-    return as_strided(x_pad_n[:, p0 * sh:], (geo.c_in, geo.kh, geo.kw, p1 - p0, geo.wo),
-                      (s_c, s_h * dh, s_w * dw, s_h * sh, s_w * sw), writeable=False)
+    s_n, s_c, s_h, s_w = x_pad.strides
+    return as_strided(x_pad[:, :, p0 * sh:], (x_pad.shape[0], geo.c_in, geo.kh, geo.kw, p1 - p0, geo.wo),
+                      (s_n, s_c, s_h * dh, s_w * dw, s_h * sh, s_w * sw), writeable=False)
 
 
-def fold_into(dx_pad_n, dcols, geo: Geometry, p0: int, p1: int) -> None:
-    """col2im: dx_pad[n, c, p·s_h + i·d_h, q·s_w + j·d_w] += dcols[c, i, j, p, q] (one slice-add per tap)."""
+def fold_into(dx_pad, dcols, geo: Geometry, p0: int, p1: int) -> None:
+    """col2im: dx_pad[n, c, p·s_h + i·d_h, q·s_w + j·d_w] += dcols[n, c, i, j, p, q] (one slice-add per tap)."""
     (sh, sw), (dh, dw) = geo.stride, geo.dilation
     for i in range(geo.kh):
         rows = slice(p0 * sh + i * dh, (p1 - 1) * sh + i * dh + 1, sh)
         for j in range(geo.kw):
-            dx_pad_n[:, rows, j * dw: (geo.wo - 1) * sw + j * dw + 1: sw] += dcols[:, i, j]
+            dx_pad[:, :, rows, j * dw: (geo.wo - 1) * sw + j * dw + 1: sw] += dcols[:, :, i, j]
 
 
 class Pass:
@@ -116,37 +130,39 @@ class Pass:
 
     def blocks(self, blocks) -> tuple[float, np.ndarray, np.ndarray | None]:
         """Forward, loss and backward over some blocks; returns this worker's partial L, ∂L/∂W_matᵀ, ∂L/∂b."""
-        geo, g = self.geo, self.geo.groups
+        geo, g, og = self.geo, self.geo.groups, self.geo.c_out // self.geo.groups
         dtype = self.z.dtype
-        cols_buf = np.empty(geo.groups * geo.k * geo.rows_per_block * geo.wo, dtype)
-        dW_T = np.zeros((g, geo.k, geo.c_out // g), dtype)
-        dW_T_block = np.empty_like(dW_T)
-        scratch_buf = np.empty(geo.c_out * geo.rows_per_block * geo.wo, dtype)
+        most = geo.images_per_block * geo.rows_per_block * geo.wo      # output positions of the largest block
+        cols_buf = np.empty(g * geo.k * most, dtype)
+        scratch_buf = np.empty(geo.c_out * most, dtype)
+        dW_T = np.zeros((g, geo.k, og), dtype)
+        dW_T_images = np.empty((geo.images_per_block, g, geo.k, og), dtype)
         db = np.zeros(geo.c_out, dtype) if self.b is not None else None
         loss = 0.0
-        for n, p0, p1 in blocks:
-            m = (p1 - p0) * geo.wo
-            cols = cols_buf[: g * geo.k * m].reshape(geo.c_in, geo.kh, geo.kw, p1 - p0, geo.wo)
-            np.copyto(cols, windows(self.x_pad[n], geo, p0, p1))                       # im2col
-            cols = cols.reshape(g, geo.k, m)
-            block = lambda a: a[n, :, p0:p1].reshape(g, geo.c_out // g, m)       # noqa: E731  (a view)
+        for n0, n1, p0, p1 in blocks:
+            b, m = n1 - n0, (p1 - p0) * geo.wo
+            cols = cols_buf[: b * g * geo.k * m].reshape(b, geo.c_in, geo.kh, geo.kw, p1 - p0, geo.wo)
+            np.copyto(cols, windows(self.x_pad[n0:n1], geo, p0, p1))                   # im2col
+            cols = cols.reshape(b, g, geo.k, m)
+            block = lambda a: a[n0:n1, :, p0:p1].reshape(b, g, og, m)             # noqa: E731  (a view)
             z = block(self.z)
             np.matmul(self.W_mat, cols, out=z)                                    # Z = W_mat · cols
             if self.b is not None:
-                z += self.b.reshape(g, -1, 1)
+                z += self.b.reshape(g, og, 1)
             y_hat = z
             if self.a is not None:
                 y_hat = np.maximum(z, 0, out=block(self.a))                        # A = relu(Z)
-            loss += self.loss_and_grad(y_hat, block, scratch_buf[: geo.c_out * m].reshape(y_hat.shape))
+            loss += self.loss_and_grad(y_hat, block, scratch_buf[: b * geo.c_out * m].reshape(y_hat.shape))
             dL_dYhat = block(self.dL_dYhat)
             delta = dL_dYhat
             if self.a is not None:                                                 # δ = ∂L/∂A ⊙ 1[Z > 0]
                 delta = np.multiply(dL_dYhat, z > 0, out=block(self.delta))
-            dW_T += np.matmul(cols, delta.transpose(0, 2, 1), out=dW_T_block)    # ∂L/∂W_matᵀ += cols · δᵀ
+            per_image = np.matmul(cols, delta.transpose(0, 1, 3, 2), out=dW_T_images[:b])
+            dW_T += per_image.sum(axis=0)                                          # ∂L/∂W_matᵀ += Σ_n cols · δᵀ
             if db is not None:
-                db += delta.sum(axis=2).reshape(-1)                                # ∂L/∂b = Σ_{n,p,q} δ
+                db += delta.sum(axis=(0, 3)).reshape(-1)                           # ∂L/∂b = Σ_{n,p,q} δ
             dcols = np.matmul(self.W_mat.transpose(0, 2, 1), delta, out=cols)    # ∂L/∂cols = W_matᵀ · δ
-            fold_into(self.dx_pad[n], dcols.reshape(geo.c_in, geo.kh, geo.kw, p1 - p0, geo.wo), geo, p0, p1)
+            fold_into(self.dx_pad[n0:n1], dcols.reshape(b, geo.c_in, geo.kh, geo.kw, p1 - p0, geo.wo), geo, p0, p1)
         return loss, dW_T, db
 
     def loss_and_grad(self, y_hat, block, scratch) -> float:
@@ -163,9 +179,11 @@ class Pass:
 
 
 def _split(blocks, workers: int):
-    """The blocks of images w, w + workers, w + 2·workers, … for worker w. Whole images, never bands of
-    one image across workers: neighbouring bands fold into overlapping rows of ∂L/∂x_pad."""
-    return [[blk for blk in blocks if blk[0] % workers == w] for w in range(workers)]
+    """Every `workers`-th block for each worker. Blocks hold whole images or bands of one image; the bands
+    of one image all go to one worker: neighbouring bands fold into overlapping rows of ∂L/∂x_pad."""
+    images = sorted({n0 for n0, _, _, _ in blocks})
+    owner = {n0: i % workers for i, n0 in enumerate(images)}
+    return [[blk for blk in blocks if owner[blk[0]] == w] for w in range(workers)]
 
 
 def one_step(problem, geo: Geometry, x_pad, w, b, target, g_given, pool=None, workers: int = 1) -> dict:
@@ -177,7 +195,7 @@ def one_step(problem, geo: Geometry, x_pad, w, b, target, g_given, pool=None, wo
     if pool is None:
         partials = [step.blocks(geo.blocks)]
     else:
-        partials = list(pool.map(step.blocks, _split(geo.blocks, workers)))
+        partials = in_parallel(step.blocks, _split(geo.blocks, workers), pool)
     loss = sum(part[0] for part in partials)
     dW_T = partials[0][1]
     for part in partials[1:]:
@@ -203,13 +221,13 @@ def one_step(problem, geo: Geometry, x_pad, w, b, target, g_given, pool=None, wo
             "updated_filter": new_w, "updated_bias": new_b}
 
 
-def workers_for(geo: Geometry) -> int:
+def workers_for(macs: int, images: int) -> int:
     """One worker per core the process may use, at most one per image, for problems big enough to gain.
     (One image alone runs on the calling thread, with BLAS's own threads.)"""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    if geo.macs < PARALLEL_MIN_MACS:
+    if macs < PARALLEL_MIN_MACS:
         return 1
-    return max(1, min(cores, geo.n))
+    return max(1, min(cores, images))
 
 
 class _BlasThreads:
@@ -242,8 +260,8 @@ def steps(problem, x, w, b=None, target=None, g_given=None, workers: int | None 
     contiguous = lambda a: None if a is None else np.ascontiguousarray(a)   # noqa: E731  (blocks are views)
     x_pad = pad(np.ascontiguousarray(x), problem.padding)
     w, b, target, g_given = contiguous(w), contiguous(b), contiguous(target), contiguous(g_given)
-    geo = Geometry(problem, x.shape, w.shape, x_pad.itemsize)
-    workers = workers_for(geo) if workers is None else workers
+    geo = Geometry(problem, x.shape, w.shape, x_pad.itemsize, workers)
+    workers = geo.workers
     pool = _pool(workers) if workers > 1 else None
     out = []
     with _BlasThreads(1 if pool is not None else None):
@@ -258,11 +276,44 @@ def steps(problem, x, w, b=None, target=None, g_given=None, workers: int | None 
 _POOLS: dict = {}
 
 
+def in_parallel(fn, shares, pool) -> list:
+    """[fn(share) for share in shares]: the first share on the calling thread, the others on the pool,
+    each thread held to a core of its own for the call (Linux). Unpinned, a pool thread woken after an
+    idle spell was often queued on the caller's core for milliseconds, running the shares one after
+    the other (measured on a 2-core VM: step times doubled at random)."""
+    first, *rest = shares
+    pinned = _PIN and len(_CPUS) > len(rest)
+    if pinned:
+        before = os.sched_getaffinity(0)
+        os.sched_setaffinity(0, {_CPUS[0]})
+    try:
+        futures = [pool.submit(fn, share) for share in rest]
+        return [fn(first)] + [f.result() for f in futures]
+    finally:
+        if pinned:
+            os.sched_setaffinity(0, before)
+
+
+_PIN = hasattr(os, "sched_setaffinity")
+_CPUS = sorted(os.sched_getaffinity(0)) if _PIN else []
+
+
+def _pin_pool_thread(slots) -> None:
+    """Pool thread k keeps core k + 1 (the calling thread takes core 0 during a step)."""
+    if _PIN:
+        try:
+            os.sched_setaffinity(0, {_CPUS[(next(slots) + 1) % len(_CPUS)]})
+        except OSError:         # the core was taken away from the process since: stay unpinned
+            pass
+
+
 def _pool(workers: int):
     """A thread pool kept for the process (starting threads every step would cost ~0.1 ms each)."""
     if workers not in _POOLS:
+        import itertools
         from concurrent.futures import ThreadPoolExecutor
-        _POOLS[workers] = ThreadPoolExecutor(workers, thread_name_prefix="manual")
+        _POOLS[workers] = ThreadPoolExecutor(workers - 1, thread_name_prefix="manual",
+                                             initializer=_pin_pool_thread, initargs=(itertools.count(),))
     return _POOLS[workers]
 
 

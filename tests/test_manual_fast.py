@@ -83,17 +83,22 @@ def test_seed_float32_stays_float32_and_matches_the_hand_numbers():
     assert abs(float(step.loss) - 0.365) < 1e-6, f"observed L = {float(step.loss)}, expected 0.365 (seed)"
 
 
-def test_block_size_respects_the_memory_bound(monkeypatch):
+@pytest.mark.parametrize("workers", [1, 2, 3], ids=lambda w: f"workers{w}")
+def test_block_size_respects_the_memory_bound(monkeypatch, workers):
     p = builtin("batch")
-    for block_bytes in (1, 64, 1 << 20):
+    for block_bytes in (1, 64, 1 << 10, 1 << 20):
         monkeypatch.setattr(manual, "BLOCK_BYTES", block_bytes)
-        geo = manual.Geometry(p, p.x.shape, p.w.shape, 8)
+        geo = manual.Geometry(p, p.x.shape, p.w.shape, 8, workers)
         row = geo.groups * geo.k * geo.wo * 8
-        cols_bytes = geo.groups * geo.k * geo.rows_per_block * geo.wo * 8
+        cols_bytes = geo.images_per_block * geo.rows_per_block * row
         assert cols_bytes <= max(block_bytes, row), f"observed a {cols_bytes}-byte block, expected ≤ {max(block_bytes, row)}"
-        assert len(geo.blocks) == len(set(geo.blocks))
-        assert {(n, r) for n, p0, p1 in geo.blocks for r in range(p0, p1)} == \
-            {(n, r) for n in range(geo.n) for r in range(geo.ho)}, "blocks must tile every output row once"
+        covered = [(n, r) for n0, n1, p0, p1 in geo.blocks for n in range(n0, n1) for r in range(p0, p1)]
+        assert sorted(covered) == [(n, r) for n in range(geo.n) for r in range(geo.ho)], \
+            f"observed blocks {geo.blocks}, expected them to tile every output row once ({block_bytes} bytes)"
+        parts = manual._split(geo.blocks, workers)
+        owners = {n: w for w, part in enumerate(parts) for n0, n1, _, _ in part for n in range(n0, n1)}
+        assert len(owners) == geo.n and sum(map(len, parts)) == len(geo.blocks), \
+            f"observed worker shares {parts}, expected each image owned by one worker"
 
 
 def test_peak_memory_is_the_outputs_plus_one_block_per_worker(monkeypatch):
@@ -184,3 +189,20 @@ def test_drawn_problems_agree_with_exact_float32(problem):
     steps = run_manual(problem, "float32")
     assume(not _relu_kink(problem, steps))
     assert_close_to_exact(problem, steps, "float32", "drawn case")
+
+
+def test_parallel_shares_come_back_in_order_and_the_callers_cores_are_restored():
+    import os
+    import threading
+    pool = manual._pool(3)
+    before = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
+    ran_on = {}
+
+    def share(k):
+        ran_on[k] = threading.get_ident()
+        return k * 10
+
+    assert manual.in_parallel(share, [0, 1, 2], pool) == [0, 10, 20], "shares must come back in their order"
+    assert ran_on[0] == threading.get_ident(), "the first share runs on the calling thread"
+    if before is not None:
+        assert os.sched_getaffinity(0) == before, f"observed affinity {os.sched_getaffinity(0)}, expected {before} restored"

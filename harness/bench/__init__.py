@@ -12,7 +12,10 @@ autograd step, and the ratio to each GEMM floor — the step's products alone, t
 - `gemm_floor_torch`: the products `impls.formulas` issues, through torch.matmul (array_api's floor);
 - `jax_conv_forward`: XLA's forward convolution alone (a jax step is about three of these).
 
-All timed callables are interleaved (A B C … A B C …) so that load from other processes hits them alike.
+All timed callables are interleaved (A B C … A B C …) so that load from other processes hits them alike,
+except `gemm_floor_numpy`, timed alone after the others and followed by a pause: after NumPy's BLAS
+has run multi-threaded, products issued from two threads at once ran 2× slower for up to ~0.5 s here
+(OpenBLAS 0.3.31; measured on `gemm_floor_manual`), which would slow whatever came next in a round.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ FLOORS = ("gemm_floor_numpy", "gemm_floor_manual", "gemm_floor_torch", "jax_conv
 # implementation -> the floors its ratio is reported against
 FLOOR_OF = {"manual": ("gemm_floor_numpy", "gemm_floor_manual"), "array_api": ("gemm_floor_torch",),
             "jax": ("jax_conv_forward",)}
+BLAS_THREADED = ("gemm_floor_numpy",)   # timed apart (see above)
 TARGET_MANUAL = 1.15          # manual step ≤ 1.15× its GEMM floor (issue 11), on the big shapes in float32
 
 
@@ -55,7 +59,12 @@ def bench_shape(shape: Shape, impls: tuple[str, ...], device: str, dtype: str, r
     if "jax" in made:
         floors["jax_conv_forward"], floor_setup["jax_conv_forward"] = runners.jax_conv_alone(case, device)
     log(f"{shape.label} {dtype}: timing {', '.join([*made, *floors])} × {repeat}")
+    alone = {n: floors.pop(n) for n in BLAS_THREADED if n in floors}
     times = timing.interleaved({**{n: r.step for n, r in made.items()}, **floors}, repeat)
+    for name, fn in alone.items():
+        times.update(timing.interleaved({name: fn}, repeat))
+        timing.settle()
+    floors.update(alone)
     out_impls = {}
     for name, r in made.items():
         s = timing.summary(times[name])
@@ -102,6 +111,7 @@ def run_bench(shapes: list[Shape], impls: tuple[str, ...], device: str, dtype: s
               "machine": machine.describe(device)}
     log("2048² matmul …")
     report["matmul_2048_gflops"] = machine.matmul_gflops(2048, dtype if dtype in ("float32", "float64") else "float32")
+    timing.settle()
     report["results"] = [bench_shape(s, impls, device, dtype, repeat, log) for s in shapes]
     report["targets"] = targets(report["results"])
     if startup:

@@ -38,9 +38,9 @@ def manual(case: Case, device: str) -> Runner:
         raise Skip("the NumPy path runs on the CPU only")
     p = case.problem
     geo = impl.Geometry(p, case.x.shape, case.w.shape, case.x.itemsize)
-    workers = impl.workers_for(geo)
     return Runner("manual", lambda: impl.steps(p, case.x, case.w, None, case.target),
-                  note=f"{len(geo.blocks)} blocks of ≤{geo.rows_per_block} output rows, {workers} worker thread(s)")
+                  note=f"{len(geo.blocks)} blocks of ≤{geo.images_per_block} image(s) × ≤{geo.rows_per_block} "
+                       f"output rows, {geo.workers} worker thread(s)")
 
 
 def exact(case: Case, device: str) -> Runner:
@@ -158,56 +158,56 @@ def numpy_floor(case: Case) -> Callable[[], object]:
 
 
 def manual_blocked_floor(case: Case) -> Callable[[], object]:
-    """The same three products exactly as `manual` issues them: per block, on its worker threads,
-    single-threaded BLAS — the step with everything but the products taken out."""
+    """The same three products exactly as `manual` issues them: per block (batched over its images), on
+    its worker threads, single-threaded BLAS — the step with everything but the products taken out."""
     from impls import manual as impl
     p, s = case.problem, case.shape
     geo = impl.Geometry(p, case.x.shape, case.w.shape, case.x.itemsize)
-    workers = impl.workers_for(geo)
+    workers = geo.workers
     rng = np.random.default_rng(2)
     W = _rand(rng, s.c_out, geo.k, dtype=case.dtype)
-    m_max = geo.rows_per_block * geo.wo
+    b_max, m_max = geo.images_per_block, geo.rows_per_block * geo.wo
 
     parts = impl._split(geo.blocks, workers)
-    buffers = [(_rand(rng, geo.k, m_max, dtype=case.dtype), np.empty((s.c_out, m_max), case.dtype),
-                _rand(rng, s.c_out, m_max, dtype=case.dtype), np.empty((geo.k, s.c_out), case.dtype))
+    buffers = [(_rand(rng, b_max, geo.k, m_max, dtype=case.dtype), np.empty((b_max, s.c_out, m_max), case.dtype),
+                _rand(rng, b_max, s.c_out, m_max, dtype=case.dtype), np.empty((b_max, geo.k, s.c_out), case.dtype))
                for _ in parts]
 
     def worker(w):
         cols, z, delta, dW_T = buffers[w]
-        for _, p0, p1 in parts[w]:
-            m = (p1 - p0) * geo.wo
-            np.matmul(W, cols[:, :m], out=z[:, :m])
-            np.matmul(cols[:, :m], delta[:, :m].T, out=dW_T)
-            np.matmul(W.T, delta[:, :m], out=cols[:, :m])
+        for n0, n1, p0, p1 in parts[w]:
+            b, m = n1 - n0, (p1 - p0) * geo.wo
+            np.matmul(W, cols[:b, :, :m], out=z[:b, :, :m])
+            np.matmul(cols[:b, :, :m], delta[:b, :, :m].transpose(0, 2, 1), out=dW_T[:b])
+            np.matmul(W.T, delta[:b, :, :m], out=cols[:b, :, :m])
 
     def gemms():
         with impl._BlasThreads(1 if workers > 1 else None):
             if workers > 1:
-                list(impl._pool(workers).map(worker, range(workers)))
+                impl.in_parallel(worker, range(workers), impl._pool(workers))
             else:
                 worker(0)
     return gemms
 
 
 def torch_floor(case: Case, device: str) -> Callable[[], object]:
-    """The products impls.formulas issues, through torch.matmul: batched forward W·cols, ∂L/∂W = δ·colsᵀ
-    summed over the batch, and ∂L/∂x as the correlation of the padded δ with the flipped filter."""
+    """The products impls.formulas issues, through torch.matmul, batched over the images: forward W·cols,
+    ∂L/∂W = δ·colsᵀ summed over the batch, ∂L/∂cols = Wᵀ·δ (stride 1: cols rows W_pad wide, see
+    `formulas.unfold`)."""
     import torch as T
     dev = _torch_device(device, case.dtype)
     s = case.shape
     dt = getattr(T, case.dtype)
-    kk, p, hw = s.c_in * s.k * s.k, s.ho * s.ho, s.h * s.h
+    kk, p = s.c_in * s.k * s.k, s.ho * s.h          # H_out rows of W_c = H columns (stride 1, no padding)
     g = T.Generator(device=dev).manual_seed(3)
     r = lambda *d: T.randn(*d, generator=g, device=dev, dtype=dt)   # noqa: E731
     W, cols, delta = r(1, s.c_out, kk), r(s.n, 1, kk, p), r(s.n, 1, s.c_out, p)
-    W_t, dcols = r(1, s.c_in, s.c_out * s.k * s.k), r(s.n, 1, s.c_out * s.k * s.k, hw)
     sync = T.cuda.synchronize if dev.startswith("cuda") else (lambda: None)
 
     def gemms():
         T.matmul(W, cols)
         T.matmul(delta, cols.transpose(-1, -2)).sum(0)
-        T.matmul(W_t, dcols)
+        T.matmul(W.transpose(-1, -2), delta)
         sync()
     return gemms
 

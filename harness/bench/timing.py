@@ -33,6 +33,14 @@ def interleaved(callables: dict[str, Callable[[], object]], repeat: int, warmup:
     return times
 
 
+SETTLE_S = 0.5
+
+
+def settle() -> None:
+    """Wait for the machine to settle after NumPy's BLAS ran multi-threaded (see `harness.bench`)."""
+    time.sleep(SETTLE_S)
+
+
 def summary(seconds: list[float]) -> dict[str, float]:
     return {"median_ms": statistics.median(seconds) * 1e3, "min_ms": min(seconds) * 1e3,
             "max_ms": max(seconds) * 1e3, "runs": len(seconds)}

@@ -111,6 +111,8 @@ def fold_into(dx_pad, dcols, geo: Geometry, p0: int, p1: int) -> None:
 class Pass:
     """One step's arrays. Workers fill disjoint blocks of the output-shaped arrays and of dx_pad."""
 
+    product = staticmethod(np.matmul)     # every matrix product of the step (`bench` times the step without them)
+
     def __init__(self, problem, geo: Geometry, x_pad, w_eff, b, target, g_given, dtype):
         self.p, self.geo, self.x_pad, self.b, self.target, self.g_given = problem, geo, x_pad, b, target, g_given
         g = geo.groups
@@ -146,7 +148,7 @@ class Pass:
             cols = cols.reshape(b, g, geo.k, m)
             block = lambda a: a[n0:n1, :, p0:p1].reshape(b, g, og, m)             # noqa: E731  (a view)
             z = block(self.z)
-            np.matmul(self.W_mat, cols, out=z)                                    # Z = W_mat · cols
+            self.product(self.W_mat, cols, out=z)                                 # Z = W_mat · cols
             if self.b is not None:
                 z += self.b.reshape(g, og, 1)
             y_hat = z
@@ -157,11 +159,11 @@ class Pass:
             delta = dL_dYhat
             if self.a is not None:                                                 # δ = ∂L/∂A ⊙ 1[Z > 0]
                 delta = np.multiply(dL_dYhat, z > 0, out=block(self.delta))
-            per_image = np.matmul(cols, delta.transpose(0, 1, 3, 2), out=dW_T_images[:b])
+            per_image = self.product(cols, delta.transpose(0, 1, 3, 2), out=dW_T_images[:b])
             dW_T += per_image.sum(axis=0)                                          # ∂L/∂W_matᵀ += Σ_n cols · δᵀ
             if db is not None:
                 db += delta.sum(axis=(0, 3)).reshape(-1)                           # ∂L/∂b = Σ_{n,p,q} δ
-            dcols = np.matmul(self.W_mat.transpose(0, 2, 1), delta, out=cols)    # ∂L/∂cols = W_matᵀ · δ
+            dcols = self.product(self.W_mat.transpose(0, 2, 1), delta, out=cols)  # ∂L/∂cols = W_matᵀ · δ
             fold_into(self.dx_pad[n0:n1], dcols.reshape(b, geo.c_in, geo.kh, geo.kw, p1 - p0, geo.wo), geo, p0, p1)
         return loss, dW_T, db
 
@@ -186,12 +188,12 @@ def _split(blocks, workers: int):
     return [[blk for blk in blocks if owner[blk[0]] == w] for w in range(workers)]
 
 
-def one_step(problem, geo: Geometry, x_pad, w, b, target, g_given, pool=None, workers: int = 1) -> dict:
+def one_step(problem, geo: Geometry, x_pad, w, b, target, g_given, pool=None, workers: int = 1, kind=Pass) -> dict:
     """One forward + backward + update: the quantities of `impls.formulas.one_step`, as NumPy arrays."""
     dtype = w.dtype
     flip = problem.operation == "convolution"
     w_eff = w[:, :, ::-1, ::-1] if flip else w          # convolution = cross-correlation with the flipped W
-    step = Pass(problem, geo, x_pad, w_eff, b, target, g_given, dtype)
+    step = kind(problem, geo, x_pad, w_eff, b, target, g_given, dtype)
     if pool is None:
         partials = [step.blocks(geo.blocks)]
     else:
@@ -254,7 +256,7 @@ class _BlasThreads:
             self.ctx.__exit__(*exc)
 
 
-def steps(problem, x, w, b=None, target=None, g_given=None, workers: int | None = None) -> list[dict]:
+def steps(problem, x, w, b=None, target=None, g_given=None, workers: int | None = None, kind=Pass) -> list[dict]:
     """K SGD steps on float arrays (canonical layout, one dtype); each step starts from the previous
     step's updated filter and bias. `problem` gives the conventions (its own arrays are not read)."""
     contiguous = lambda a: None if a is None else np.ascontiguousarray(a)   # noqa: E731  (blocks are views)
@@ -266,7 +268,7 @@ def steps(problem, x, w, b=None, target=None, g_given=None, workers: int | None 
     out = []
     with _BlasThreads(1 if pool is not None else None):
         for _ in range(problem.steps):
-            q = one_step(problem, geo, x_pad, w, b, target, g_given, pool, workers)
+            q = one_step(problem, geo, x_pad, w, b, target, g_given, pool, workers, kind)
             out.append(q)
             if q["updated_filter"] is not None:
                 w, b = q["updated_filter"], q["updated_bias"]

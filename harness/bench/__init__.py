@@ -9,6 +9,8 @@ autograd step, and the ratio to each GEMM floor — the step's products alone, t
   (W·cols, cols·δᵀ, Wᵀ·δ): the issue's floor for a hand-written NumPy backward;
 - `gemm_floor_manual`: the same products exactly as `manual` issues them (per block, on its worker
   threads): manual's step minus everything around the products;
+- `passes_manual`: manual's step with the products taken out (im2col, the loss's passes, col2im,
+  allocation, threads): with `gemm_floor_manual`, the two parts the step is made of;
 - `gemm_floor_torch`: the products `impls.formulas` issues, through torch.matmul (array_api's floor);
 - `jax_conv_forward`: XLA's forward convolution alone (a jax step is about three of these).
 
@@ -26,7 +28,7 @@ from typing import Callable
 from . import machine, runners, timing
 from .shapes import Shape, make_case
 
-FLOORS = ("gemm_floor_numpy", "gemm_floor_manual", "gemm_floor_torch", "jax_conv_forward")
+FLOORS = ("gemm_floor_numpy", "gemm_floor_manual", "passes_manual", "gemm_floor_torch", "jax_conv_forward")
 # implementation -> the floors its ratio is reported against
 FLOOR_OF = {"manual": ("gemm_floor_numpy", "gemm_floor_manual"), "array_api": ("gemm_floor_torch",),
             "jax": ("jax_conv_forward",)}
@@ -53,6 +55,7 @@ def bench_shape(shape: Shape, impls: tuple[str, ...], device: str, dtype: str, r
         floors["gemm_floor_numpy"] = runners.numpy_floor(case)
     if "manual" in made:
         floors["gemm_floor_manual"] = runners.manual_blocked_floor(case)
+        floors["passes_manual"] = runners.manual_passes(case)
     if "array_api" in made:
         floors["gemm_floor_torch"] = runners.torch_floor(case, device)
     floor_setup = {}
@@ -73,7 +76,7 @@ def bench_shape(shape: Shape, impls: tuple[str, ...], device: str, dtype: str, r
         out_impls[name] = s
     out_floors = {name: timing.summary(times[name]) for name in floors}
     for name, s in out_floors.items():     # the floors are the step's three products; the jax one is one of them
-        s["gflop"] = shape.step_flops / 1e9 / (3 if name == "jax_conv_forward" else 1)
+        s["gflop"] = 0.0 if name == "passes_manual" else shape.step_flops / 1e9 / (3 if name == "jax_conv_forward" else 1)
         s["gflops"] = s["gflop"] / (s["median_ms"] / 1e3)
     for name, seconds in floor_setup.items():
         out_floors[name]["setup_s"] = seconds
@@ -84,6 +87,11 @@ def bench_shape(shape: Shape, impls: tuple[str, ...], device: str, dtype: str, r
                                for f in FLOOR_OF.get(name, ()) if f in out_floors}
         # min / min: on a shared machine the fastest run of each is the one least disturbed
         s["ratio_to_floor_of_minima"] = {f: s["min_ms"] / out_floors[f]["min_ms"] for f in s["ratio_to_floor"]}
+    if {"gemm_floor_manual", "passes_manual"} <= out_floors.keys():
+        parts = out_floors["gemm_floor_manual"]["median_ms"] + out_floors["passes_manual"]["median_ms"]
+        out_impls["manual"]["parts_ms"] = {"products": out_floors["gemm_floor_manual"]["median_ms"],
+                                           "passes": out_floors["passes_manual"]["median_ms"]}
+        out_impls["manual"]["ratio_to_parts"] = out_impls["manual"]["median_ms"] / parts
     return {"shape": shape.label, "load_average": machine._load(),
             "dims": [shape.n, shape.c_in, shape.c_out, shape.h, shape.k], "dtype": dtype,
             "macs": shape.macs, "step_gflop": shape.step_flops / 1e9, "gemms": shape.gemm_dims(),

@@ -51,7 +51,8 @@ def to_markdown(rep: dict) -> str:
     lines += ["", "Floors (the step's products alone, timed in the same interleaved rounds): "
               "*gemm_floor_numpy* — the three im2col products for the whole batch, NumPy, BLAS's own threads; "
               "*gemm_floor_manual* — the same products as `manual` issues them (per block, its worker threads, "
-              "single-threaded BLAS); *gemm_floor_torch* — the products of `impls.formulas` through torch.matmul; "
+              "single-threaded BLAS); *passes_manual* — manual's step with its products taken out (not a floor of "
+              "products: everything else the step does); *gemm_floor_torch* — the products of `impls.formulas` through torch.matmul; "
               "*jax_conv_forward* — XLA's forward convolution alone (its GFLOP/s counts one convolution). Peak memory: tracemalloc for the NumPy "
               "paths (manual, exact); for the others the growth of the process's peak RSS during the first call "
               "(ru_maxrss, a lower bound: 0 when an earlier peak was higher).", ""]
@@ -63,6 +64,18 @@ def to_markdown(rep: dict) -> str:
         lines += [f"| {t['shape']} | {t['floor']} | {t['ratio']:.2f} | ≤ {t['target']} | {'yes' if t['met'] else 'no'} | "
                   f"{t.get('ratio_of_minima', float('nan')):.2f} |" for t in rep["targets"]]
         lines.append("")
+        parts = [(r["shape"], r["impls"]["manual"]) for r in rep["results"]
+                 if "ratio_to_parts" in r["impls"].get("manual", {})]
+        if parts:
+            lines += ["What manual's step is made of (medians, same rounds): its products alone (*gemm_floor_manual*) "
+                      "and the step with the products taken out (*passes_manual*: im2col, the loss's passes, col2im, "
+                      "allocation, threads).", "",
+                      "| shape | products ms | passes ms | passes / products | step ms | step / (products + passes) |",
+                      "|---|---|---|---|---|---|"]
+            lines += [f"| {shape} | {_ms(m['parts_ms']['products'])} | {_ms(m['parts_ms']['passes'])} | "
+                      f"{m['parts_ms']['passes'] / m['parts_ms']['products']:.2f} | {_ms(m['median_ms'])} | "
+                      f"{m['ratio_to_parts']:.2f} |" for shape, m in parts]
+            lines.append("")
     if rep.get("startup"):
         st = rep["startup"]
         lines += ["## Start-up (cold processes)", "", "| command | median s | min–max s | × baseline | target | exit |",

@@ -190,6 +190,21 @@ def manual_blocked_floor(case: Case) -> Callable[[], object]:
     return gemms
 
 
+def manual_passes(case: Case) -> Callable[[], object]:
+    """`manual`'s step with its matrix products taken out (each hands back its output buffer untouched):
+    the im2col copy, the loss's passes, col2im, the arrays' allocation and the threads — what the step
+    costs beyond `gemm_floor_manual`. The untouched buffers hold stale floats; their values don't matter."""
+    from impls import manual as impl
+
+    class NoProducts(impl.Pass):
+        product = staticmethod(lambda a, b, out: out)
+
+    def passes():
+        with np.errstate(all="ignore"):
+            impl.steps(case.problem, case.x, case.w, None, case.target, kind=NoProducts)
+    return passes
+
+
 def torch_floor(case: Case, device: str) -> Callable[[], object]:
     """The products impls.formulas issues, through torch.matmul, batched over the images: forward W·cols,
     ∂L/∂W = δ·colsᵀ summed over the batch, ∂L/∂cols = Wᵀ·δ (stride 1: cols rows W_pad wide, see

@@ -74,11 +74,15 @@ def test_tiny_bench_writes_json_markdown_and_png(tmp_path, capsys):
     m = row["impls"]["manual"]
     assert m["runs"] == 2 and m["min_ms"] <= m["median_ms"] <= m["max_ms"]
     assert set(m["ratio_to_floor"]) == {"gemm_floor_numpy", "gemm_floor_manual"}
+    parts = m["parts_ms"]
+    assert parts["products"] == row["floors"]["gemm_floor_manual"]["median_ms"]
+    assert parts["passes"] == row["floors"]["passes_manual"]["median_ms"]
+    assert m["ratio_to_parts"] == m["median_ms"] / (parts["products"] + parts["passes"])
     assert "tracemalloc" in m["memory"]["method"]
     assert rep["machine"]["cpu"] and rep["machine"]["versions"]["numpy"]
     assert rep["matmul_2048_gflops"] > 0
     md = (tmp_path / "bench-cpu-float32.md").read_text()
-    assert "| (1,1,1,3,2) | manual |" in md and "gemm_floor_numpy" in md
+    assert "| (1,1,1,3,2) | manual |" in md and "gemm_floor_numpy" in md and "| (1,1,1,3,2) | *passes_manual* |" in md
     assert (tmp_path / "bench-cpu-float32.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "| (1,1,1,3,2) | exact |" in capsys.readouterr().out
 
@@ -104,3 +108,27 @@ def test_markdown_shows_targets_and_startup():
     md = bench_report.to_markdown(rep)
     assert "| (32,16,32,32,3) | gemm_floor_numpy | 1.10 | ≤ 1.15 | yes | 1.05 |" in md
     assert "≤ 2.0 (met)" in md and "verify: none" in md
+
+
+def test_passes_manual_is_the_step_without_its_products():
+    """The passes floor runs manual's real code with every product replaced: the products are called
+    exactly as often as in a step, and nothing else changes."""
+    from harness.bench import runners, shapes
+    from impls import manual
+    case = shapes.make_case(shapes.parse_shape("4,2,3,9,3"), "float32")
+    calls = []
+    real = manual.Pass.product
+
+    def counting(a, b, out):
+        calls.append(out.shape)
+        return real(a, b, out=out)
+
+    manual.Pass.product = staticmethod(counting)
+    try:
+        manual.steps(case.problem, case.x, case.w, None, case.target)
+    finally:
+        manual.Pass.product = staticmethod(real)
+    geo = manual.Geometry(case.problem, case.x.shape, case.w.shape, 4)
+    assert len(calls) == 3 * len(geo.blocks), f"observed {len(calls)} products, expected 3 per block ({len(geo.blocks)} blocks)"
+    runners.manual_passes(case)()            # runs, and leaves manual's products in place
+    assert manual.Pass.product is real or manual.Pass.product == real

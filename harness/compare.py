@@ -64,7 +64,7 @@ def compare(problem: Problem, trace: Trace, reference: Trace, dtype: str, precis
     """Check `trace` against `reference` entry by entry with the dtype's tolerance."""
     tol = tolerance.for_run(dtype, precision, trace.impl)
     lengths = tolerance.reduction_lengths(problem)
-    mags = magnitudes if magnitudes is not None else tolerance.magnitudes(problem)
+    mags = magnitudes if magnitudes is not None else tolerance.magnitudes(problem, tolerance.arithmetic(dtype, trace.impl))
     results, mismatches = [], []
     for k, (step, ref) in enumerate(zip(trace.steps, reference.steps), start=1):
         for quantity, expected in ref.items():

@@ -160,7 +160,7 @@ def run_all(problem: Problem, names: tuple[str, ...], config: Config, *, strict:
 
 def _run_all(problem: Problem, names: tuple[str, ...], config: Config, strict: bool) -> RunResult:
     reference = reference_for(problem)
-    mags = tolerance.magnitudes(problem)
+    mags: dict = {}          # per arithmetic dtype (fd computes in float64; exact has no underflow)
     traces, missing, comparisons = {}, {}, {}
     for name in names:
         reason = _why_not(name, problem, config)
@@ -174,5 +174,8 @@ def _run_all(problem: Problem, names: tuple[str, ...], config: Config, strict: b
         else:
             trace = impls.load(name).run(problem, config)
         traces[name] = trace
-        comparisons[name] = compare(problem, trace, reference, config.dtype, config.precision, mags)
+        arith = tolerance.arithmetic(config.dtype, name)
+        if arith not in mags:
+            mags[arith] = tolerance.magnitudes(problem, arith)
+        comparisons[name] = compare(problem, trace, reference, config.dtype, config.precision, mags[arith])
     return RunResult(problem, config, reference, traces, missing, comparisons)

@@ -240,6 +240,75 @@ def test_tolerance_is_within_two_orders_of_the_real_errors():
     assert 0.01 <= worst < 1, f"observed max |error|/allowed = {worst:.3g}, expected within [0.01, 1)"
 
 
+# --- half precision: draws fitted to the dtype, no false alarms, bugs still found ----------------------
+
+def test_float16_draws_fit_float16_and_wider_dtypes_draw_as_before():
+    """float16: every exact quantity of step 1 (Fractions, not our magnitudes) and every input lies within
+    float16's finite range, unless the draw has nothing left to fit (exponents 0: the runner skips
+    those). float32 / float64 / bfloat16: exactly the draws sized for float32, unfitted."""
+    from harness.run import reference_for
+    largest = float(np.finfo(np.float16).max)
+    cases = D.draw(0, 60, dtype="float16")
+    for c in cases:
+        g = c.geometry
+        raw = D.Case(c.index, g, D.draw_values(D._rng(0, c.index, 2), g))
+        assert c.values.seed == raw.values.seed and c.values.style == raw.values.style, "expected the same numbers"
+        if (c.values.x_exp, c.values.w_exp, c.values.g_exp) == (0, 0, 0) and D.misfit(c.problem, "float16"):
+            continue
+        p = c.problem
+        step = reference_for(p).steps[0]
+        values = [v for k in ("x", "w", "b", "target", "grad_output") if (v := getattr(p, k)) is not None]
+        values += [v for q in ("output", "loss", "grad_output", "grad_filter", "grad_input", "grad_bias",
+                               "updated_filter", "updated_bias") if (v := getattr(step, q)) is not None]
+        top = max(float(np.max(np.abs(np.asarray(v, dtype=object)))) for v in values)
+        assert top <= largest, f"observed |value| {top:.3g} > {largest} (case {c.index}: {c.describe()})"
+    scaled = [c for c in cases if c.values.style in D.EXPONENTS]
+    assert any(c.values.x_exp or c.values.w_exp for c in scaled), "expected tiny/large/mixed to keep some scale"
+    for dtype in ("float32", "float64", "bfloat16"):
+        for c in D.draw(0, 60, dtype=dtype):
+            raw = D.draw_values(D._rng(0, c.index, 2), c.geometry)
+            assert c.values == raw, f"observed {c.values}, expected the unfitted draw {raw} ({dtype}, case {c.index})"
+
+
+def test_float16_sweep_agrees_and_a_planted_bug_is_still_found(monkeypatch, tmp_path, capsys):
+    """The correct derivation passes in float16 (underflow within the λ term, overflow skipped); the
+    dropped-term bug is found, shrunk, and its rerun commands reproduce it, then pass once it is gone."""
+    out = str(tmp_path)
+    args = ["sweep", "--count", "20", "--seed", "0", "--dtype", "float16", "--impl", "exact,manual", "--out", out]
+    rc = cli.main(args + ["--json"])
+    data = json.loads(capsys.readouterr().out)
+    assert rc == 0 and data["agree"], f"observed exit {rc}, mismatches {data['mismatch_groups']}, expected none"
+    _buggy_manual(monkeypatch)
+    rc = cli.main(args + ["--json"])
+    data = json.loads(capsys.readouterr().out)
+    groups = {(g["impl"], g["quantity"]): g for g in data["mismatch_groups"]}
+    assert rc == 1 and ("manual", "grad_filter") in groups, f"observed exit {rc}, groups {sorted(groups)}"
+    g = groups[("manual", "grad_filter")]
+    commands = [g["smallest_drawn"]["rerun"], g["shrunk"]["rerun"]]
+    assert all("--dtype float16" in c for c in commands), f"observed {commands}"
+    for command in commands:
+        rc = cli.main(_argv(command))
+        text = capsys.readouterr().out
+        assert rc == 1 and "grad_filter" in text, f"observed exit {rc} from {command!r}, expected 1 naming grad_filter"
+    monkeypatch.undo()
+    for command in commands:
+        rc = cli.main(_argv(command))
+        capsys.readouterr()
+        assert rc == 0, f"observed exit {rc} from {command!r} with the correct manual, expected 0"
+
+
+def test_configurations_beyond_the_range_are_skipped_and_counted(tmp_path, capsys):
+    beyond = [c.index for c in D.draw(0, 40, dtype="float16") if D.misfit(c.problem, "float16")][:2]
+    assert beyond, "expected some float16 draw of seed 0 that does not fit float16"
+    rc = cli.main(["sweep", "--only", ",".join(map(str, beyond)), "--dtype", "float16", "--impl", "exact,manual",
+                   "--out", str(tmp_path)])
+    text = capsys.readouterr().out
+    assert rc == 0 and f"{len(beyond)} beyond float16's finite range" in text, f"observed exit {rc}, output {text!r}"
+    data = json.loads(next(tmp_path.glob("*.json")).read_text())
+    assert data["skipped_by_kind"] == {"out of range": len(beyond)} and data["agree"], f"observed {data['skipped']}"
+    assert "beyond float16's finite range" in next(tmp_path.glob("*.md")).read_text()
+
+
 # --- the command ---------------------------------------------------------------------------------
 
 def test_sweep_all_implementations_agree_and_reports(tmp_path, capsys):

@@ -5,8 +5,8 @@ static part, which jax compiles once) and `Values` (how the numbers are drawn, t
 Configurations come in families of FAMILY_SIZE that share one Geometry and differ in their Values,
 so compiled functions (jax, per shape) are reused across a family.
 
-Reproducible by construction: configuration i of seed s depends only on (s, i, max_size), never on
---count or on what ran before, so `--only i` redraws exactly configuration i.
+Reproducible by construction: configuration i of seed s depends only on (s, i, max_size, dtype), never
+on --count or on what ran before, so `--only i` redraws exactly configuration i.
 
 Value styles (x, W, b, Y or G; exact rationals, rounded to the dtype by each implementation):
     tenths    k/10, |k| ≤ 9         (not representable in binary: input rounding is exercised)
@@ -15,8 +15,14 @@ Value styles (x, W, b, Y or G; exact rationals, rounded to the dtype by each imp
     tiny      tenths · 10^e, e ∈ [-8, -3] per array     (small magnitudes)
     large     tenths · 10^e, e ∈ [3, 6] per array       (large magnitudes)
     mixed     tenths · 10^e, e ∈ [-6, 6] per array      (x and W on different scales)
-The scales keep every quantity inside float32's normal range (no overflow, no underflow), so a
-disagreement is never the dtype's range; the target Y sits on the output's own scale.
+The exponent ranges are sized for float32 (and used as drawn for float64 and bfloat16, whose range is
+float32's or wider): the target Y sits on the output's own scale. For a dtype of narrower range
+(float16: 6.1e-5 to 65504) the same draw is then fitted to the dtype (`fit`): while some input or
+quantity of the pipeline on magnitudes (`tolerance.magnitudes`) would leave the dtype's finite range,
+or all of one would lie below its smallest normal number (underflow entirely: not what the style is
+for), the exponent furthest from 0 moves one decade towards 0. So the styles mean "as tiny / large /
+mixed as the dtype holds"; a configuration that still does not fit (at exponent 0, e.g. integers in a
+large sum) is skipped by the runner and counted, never reported as a mismatch.
 
 ReLU is tested where it is differentiable: with an activation the bias is always on and drawn at
 (k + ½) times the grid that Σ x·W lies on, so no pre-activation Z is 0 at step 1 (at Z = 0 the
@@ -26,7 +32,7 @@ straddle the kink). Later steps are checked for near-kinks by the runner (`run.r
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from functools import cached_property
 
@@ -202,15 +208,58 @@ def draw_values(rng: np.random.Generator, geometry: Geometry) -> Values:
     return Values(int(rng.integers(0, 2**63 - 1)), style, x_exp, w_exp, g_exp, steps)
 
 
-def draw_case(seed: int, index: int, max_size: int = DEFAULT_MAX_SIZE) -> Case:
-    """Configuration `index` of the sweep with this seed (independent of every other index)."""
+def draw_case(seed: int, index: int, max_size: int = DEFAULT_MAX_SIZE, dtype: str = "float64") -> Case:
+    """Configuration `index` of the sweep with this seed (independent of every other index), fitted to `dtype`."""
     geometry = draw_geometry(_rng(seed, index // FAMILY_SIZE, 1), max_size)
     values = draw_values(_rng(seed, index, 2), geometry)
-    return Case(index, geometry, values, f"sweep-s{seed}-i{index}")
+    return fit(Case(index, geometry, values, f"sweep-s{seed}-i{index}"), dtype)
 
 
-def draw(seed: int, count: int, max_size: int = DEFAULT_MAX_SIZE, start: int = 0) -> list[Case]:
-    return [draw_case(seed, i, max_size) for i in range(start, start + count)]
+def draw(seed: int, count: int, max_size: int = DEFAULT_MAX_SIZE, start: int = 0,
+         dtype: str = "float64") -> list[Case]:
+    return [draw_case(seed, i, max_size, dtype) for i in range(start, start + count)]
+
+
+# --- fitting the scales to the dtype ---------------------------------------------------------------
+
+def drawing_dtype(dtype: str) -> str:
+    """The dtype whose range draws must fit: `dtype`, or float32 for a wider one (float64)."""
+    from .. import tolerance
+    return "float32" if tolerance.TABLE[dtype].largest > tolerance.TABLE["float32"].largest else dtype
+
+
+def misfit(problem: Problem, dtype: str) -> str | None:
+    """Why the scales do not suit `dtype` (see `drawing_dtype`), or None: the pipeline on magnitudes
+    would leave its finite range (`tolerance.out_of_range`), or an input, the learning rate or a
+    quantity would lie entirely below its smallest normal number."""
+    from .. import tolerance
+    dtype = drawing_dtype(dtype)
+    mags = tolerance.magnitudes(problem)
+    beyond = tolerance.out_of_range(problem, mags, dtype)
+    if beyond:
+        return beyond
+    tiny = tolerance.TABLE[dtype].smallest_normal
+    inputs = [problem.x, problem.w, problem.b, problem.target, problem.grad_output]
+    tops = [float(np.max(np.abs(a.astype(np.float64)))) for a in inputs if a is not None and a.size]
+    tops += [float(np.max(m)) for step in mags for m in step.values() if m is not None and np.size(m)]
+    tops += [] if problem.lr is None else [float(problem.lr)]
+    if any(0 < top < tiny for top in tops):
+        return f"some values entirely below {dtype}'s smallest normal number {tiny:.3g}"
+    return None
+
+
+def fit(case: Case, dtype: str) -> Case:
+    """The case with its exponents moved towards 0, one decade at a time (the one furthest from 0
+    first), until its scales suit `dtype` (`misfit`) or all are 0. Draws that fit are left as drawn."""
+    while misfit(case.problem, dtype):
+        v = case.values
+        names = ("x_exp", "w_exp", "g_exp") if case.geometry.loss == "linear" else ("x_exp", "w_exp")
+        far = max(names, key=lambda k: abs(getattr(v, k)))
+        e = getattr(v, far)
+        if e == 0:
+            break
+        case = replace(case, values=replace(v, **{far: e - 1 if e > 0 else e + 1}))
+    return case
 
 
 # --- values -------------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from pathlib import Path
 from ..atomic import write_atomic
 from ..problem import QUANTITIES
 from .draw import DEFAULT_MAX_SIZE, FAMILY_SIZE, describe_problem, features, geometry_of
-from .run import CaseResult, SweepResult, time_split
+from .run import SKIPS, CaseResult, SweepResult, skip_kind, time_split
 
 ORDER = {q: i for i, q in enumerate(QUANTITIES + ("error",))}
 
@@ -181,6 +181,7 @@ def to_dict(result: SweepResult, case_files: dict | None = None, out_dir: str = 
         "time_split_seconds": {k: round(v, 3) for k, v in split.items()},
         "unavailable": dict(result.unavailable),
         "skipped": [{"index": c.case.index, "reason": c.skipped} for c in result.cases if c.skipped],
+        "skipped_by_kind": dict(Counter(skip_kind(c.skipped) for c in result.cases if c.skipped)),
         "headroom": {i: {q: float(f"{r:.3g}") for q, r in row.items()} for i, row in headroom(result).items()},
         "coverage": coverage(result),
         "tolerance": TOLERANCE_NOTE,
@@ -190,17 +191,25 @@ def to_dict(result: SweepResult, case_files: dict | None = None, out_dir: str = 
 
 
 TOLERANCE_NOTE = ("entry accepted when |observed − exact| ≤ 4·γₙ·M + rtol·|exact|, γₙ = n·u/(1 − n·u), u the "
-                  "dtype's unit roundoff, M the quantity computed on absolute values, n the reduction length "
+                  "dtype's unit roundoff, M the quantity computed on absolute values with the dtype's smallest "
+                  "normal number λ added to each input and product stage (underflow: fl(a·b) = ab(1+δ) + η, "
+                  "|η| ≤ u·λ), n the reduction length "
                   "(C_in/g·kh·kw for the output, N·H_out·W_out more for ∂L/∂W and ∂L/∂b, C_out/g·kh·kw more "
                   "for ∂L/∂x), accumulated over the SGD steps (harness/tolerance.py); exact: equality; "
                   "fd: 1e-6·(|exact| + M)")
 
 
+def verdict(d: dict) -> str:
+    if not d["agree"]:
+        return f"{d['failing_configurations']} configuration(s) with mismatches"
+    compared = d["configurations_run"] - len(d["skipped"])
+    skipped = f" ({len(d['skipped'])} skipped)" if d["skipped"] else ""
+    return f"all implementations agree with the exact reference on all {compared} configurations compared{skipped}"
+
+
 def to_markdown(d: dict) -> str:
     s = d["settings"]
-    verdict = (f"**all implementations agree with the exact reference on all {d['configurations_run']} "
-               "configurations run**" if d["agree"]
-               else f"**{d['failing_configurations']} configuration(s) with mismatches**")
+    verdict_line = f"**{verdict(d)}**"
     lines = [f"# crossgrad sweep · {s['device']} · {s['dtype']}", "",
              f"- command: `{d['command']}`",
              f"- configurations: {d['configurations_run']} of {d['configurations_requested']}"
@@ -208,7 +217,7 @@ def to_markdown(d: dict) -> str:
              + f" in {d['seconds']:.1f} s = **{d['configurations_per_second']:.1f} configurations/s**",
              f"- seed {s['seed']}, max size {s['max_size']} multiply-adds, families of {s['family_size']} "
              f"value sets per geometry; implementations: {', '.join(s['impls'])}",
-             f"- verdict: {verdict}",
+             f"- verdict: {verdict_line}",
              f"- created: {d['created']}", ""]
     if d["unavailable"]:
         lines += ["## Unavailable", ""] + [f"- {n}: {r}" for n, r in d["unavailable"].items()] + [""]
@@ -251,7 +260,8 @@ def to_markdown(d: dict) -> str:
         lines.append("")
     lines += ["## Tolerance", "", d["tolerance"], ""]
     if d["skipped"]:
-        lines += ["## Skipped", ""] + [f"- #{x['index']}: {x['reason']}" for x in d["skipped"][:50]] + [""]
+        lines += ["## Skipped", "", skipped_line(d, s["dtype"]) + ":", ""]
+        lines += [f"- #{x['index']}: {x['reason']}" for x in d["skipped"][:50]] + [""]
     lines += ["## Coverage (configurations with each feature)", "", "| feature | configurations |", "|---|---|"]
     lines += [f"| {f} | {n} |" for f, n in d["coverage"].items()]
     lines += ["", "## Versions", "", "```json", json.dumps(d["versions"], indent=2), "```", ""]
@@ -262,6 +272,13 @@ def write(d: dict, out_dir: Path, name: str) -> tuple[Path, Path]:
     j = write_atomic(Path(out_dir) / f"{name}.json", json.dumps(d, indent=2, ensure_ascii=False) + "\n")
     m = write_atomic(Path(out_dir) / f"{name}.md", to_markdown(d))
     return j, m
+
+
+def skipped_line(d: dict, dtype: str) -> str:
+    """'skipped 5 configuration(s): 3 at a ReLU kink, 2 beyond float16's finite range'."""
+    kinds = d.get("skipped_by_kind") or {}
+    parts = [f"{n} {SKIPS.get(k, k).format(dtype=dtype)}" for k, n in kinds.items()]
+    return f"skipped {len(d['skipped'])} configuration(s): " + ", ".join(parts)
 
 
 def render(d: dict, paths=(), file=None) -> None:
@@ -282,7 +299,7 @@ def render(d: dict, paths=(), file=None) -> None:
     for name, reason in d["unavailable"].items():
         console.print(f"{name}: unavailable: {reason}")
     if d["skipped"]:
-        console.print(f"skipped {len(d['skipped'])} configuration(s) at a ReLU kink (see the report)")
+        console.print(f"{skipped_line(d, s['dtype'])} (see the report)")
     if d["mismatch_groups"]:
         t = Table(title="mismatches by cause", title_justify="left")
         for col in ("impl", "quantity", "configs", "features all have", "smallest found"):
@@ -298,9 +315,6 @@ def render(d: dict, paths=(), file=None) -> None:
             if sh and sh["rerun"]:
                 console.print(f"  smallest ({sh['shapes']['input']} input, {sh['shapes']['filter']} filter): "
                               f"{sh['rerun']}", markup=False)
-    verdict = (f"all implementations agree with the exact reference on all {d['configurations_run']} "
-               "configurations run" if d["agree"]
-               else f"{d['failing_configurations']} configuration(s) with mismatches")
-    console.print(verdict)
+    console.print(verdict(d))
     for p in paths:
         console.print(f"report: {p}", markup=False)

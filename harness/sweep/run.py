@@ -1,7 +1,9 @@
 """Run every implementation on each drawn configuration, compare every quantity, time everything.
 
 Per configuration the exact reference and the magnitudes behind the tolerance are computed once and
-shared by all implementations (`exact` itself reuses the reference). Configurations run in the
+shared by all implementations (`exact` itself reuses the reference). A configuration is skipped, and
+counted, where the comparison would not test the derivation: a ReLU pre-activation within rounding of
+its kink, or values the dtype cannot hold (`tolerance.out_of_range`). Configurations run in the
 order drawn, so each family's shapes repeat back to back and jax compiles once per family.
 A KeyboardInterrupt inside the loop stops it; what ran so far is the (partial) result.
 """
@@ -50,7 +52,7 @@ class CaseResult:
     errors: dict[str, str]                    # impl -> exception text (an implementation crashed)
     headroom: dict[tuple[str, str], float]    # (impl, quantity) -> max |error| / allowed (float impls)
     seconds: dict[str, float]                 # impl or overhead -> seconds
-    skipped: str | None = None                # why the case was not compared (ReLU kink)
+    skipped: str | None = None                # why the case was not compared: "<kind>: <detail>" (SKIPS)
 
     @property
     def failed(self) -> bool:
@@ -84,6 +86,14 @@ class SweepResult:
         return [c for c in self.cases if c.failed]
 
 
+SKIP_KINK, SKIP_RANGE = "ReLU kink", "out of range"
+SKIPS = {SKIP_KINK: "at a ReLU kink", SKIP_RANGE: "beyond {dtype}'s finite range"}   # kind -> as printed
+
+
+def skip_kind(reason: str) -> str:
+    return reason.split(":", 1)[0]
+
+
 def available(names: tuple[str, ...], problem: Problem, config: Config) -> tuple[tuple[str, ...], dict[str, str]]:
     """The implementations that can run here (checked once per sweep), and why the others cannot."""
     ok, missing = [], {}
@@ -113,16 +123,17 @@ def relu_ambiguous(problem: Problem, reference, mags, dtype: str) -> str | None:
 
     The draw keeps Z off 0 at step 1; after an SGD update Z can land anywhere. Where
     |Z| ≤ max(1e-4, SAFETY·γₙ)·M (M: Z on magnitudes), the derivative taken depends on the
-    rounding, not on the formula: such a configuration is skipped, and counted."""
+    rounding, not on the formula: such a configuration is skipped, and counted. (`mags` carry the
+    dtype's underflow terms: a Z at the level of underflow has no reliable sign either.)"""
     if problem.activation != "relu":
         return None
-    tol = tolerance.TABLE.get(dtype, tolerance.TABLE["float64"])
+    tol = tolerance.TABLE[dtype]
     n = tolerance.reduction_lengths(problem)["output"]
     for k, step in enumerate(reference.steps):
         z = np.asarray(step.output).astype(np.float64)
         margin = max(1e-4, tolerance.SAFETY * tol.gamma(n * (k + 1)))
         if np.any(np.abs(z) <= margin * np.asarray(mags[k]["output"], dtype=np.float64)):
-            return f"ReLU near its kink at step {k + 1} (some |Z| ≤ {margin:.0e}·|terms|)"
+            return f"{SKIP_KINK}: step {k + 1}, some |Z| ≤ {margin:.0e}·|terms|"
     return None
 
 
@@ -177,8 +188,12 @@ def run_problem(problem: Problem, names: tuple[str, ...], config: Config, second
             seconds[key] = seconds.get(key, 0.0) + time.perf_counter() - t0
 
     reference = timed("exact" if "exact" in names else "reference", reference_for, problem)
-    mags = timed("tolerance", tolerance.magnitudes, problem)
-    skipped = relu_ambiguous(problem, reference, mags, config.dtype)
+    # magnitudes with the underflow terms of the arithmetic each implementation uses (fd: float64)
+    arithmetics = ({tolerance.arithmetic(config.dtype, name) for name in names} - {None}) | {config.dtype}
+    mags = {d: timed("tolerance", tolerance.magnitudes, problem, d) for d in arithmetics}
+    beyond = timed("tolerance", tolerance.out_of_range, problem, mags[config.dtype], config.dtype)
+    skipped = f"{SKIP_RANGE}: {beyond}" if beyond else relu_ambiguous(problem, reference, mags[config.dtype],
+                                                                       config.dtype)
     if skipped:
         return Outcome((), {}, {}, seconds, skipped)
     mismatches, errors, room = [], {}, {}
@@ -191,17 +206,19 @@ def run_problem(problem: Problem, names: tuple[str, ...], config: Config, second
         except Exception as exc:      # an implementation crashing on a valid case is a finding, not a stop
             errors[name] = f"{type(exc).__name__}: {exc}"
             continue
+        m = mags.get(tolerance.arithmetic(config.dtype, name), mags[config.dtype])
         with np.errstate(over="ignore", divide="ignore", invalid="ignore"):   # relative errors of ~0 entries
-            cmp = timed("compare", compare, problem, trace, reference, config.dtype, config.precision, mags)
+            cmp = timed("compare", compare, problem, trace, reference, config.dtype, config.precision, m)
         mismatches.extend(cmp.mismatches)
-        room.update(timed("compare", headroom, problem, trace, reference, config.dtype, config.precision, mags))
+        room.update(timed("compare", headroom, problem, trace, reference, config.dtype, config.precision, m))
     return Outcome(tuple(mismatches), errors, room, seconds)
 
 
-def run_case(case: Case, names: tuple[str, ...], config: Config) -> CaseResult:
+def run_case(case: Case, names: tuple[str, ...], config: Config, drawn: float = 0.0) -> CaseResult:
+    """`drawn`: seconds spent drawing the case (timed with building its problem as "draw")."""
     t0 = time.perf_counter()
     problem = case.problem
-    out = run_problem(problem, names, config, {"draw": time.perf_counter() - t0})
+    out = run_problem(problem, names, config, {"draw": drawn + time.perf_counter() - t0})
     return CaseResult(case, out.mismatches, out.errors, out.headroom, out.seconds, out.skipped)
 
 
@@ -270,7 +287,7 @@ def _sweep(settings: Settings, progress=None, stop: _Deferred | None = None) -> 
     try:
         names = settings.impls
         if indices:
-            first = draw_case(settings.seed, indices[0], settings.max_size).problem
+            first = draw_case(settings.seed, indices[0], settings.max_size, settings.dtype).problem
             names, result.unavailable = available(names, first, config)
             # first calls pay one-time costs (imports, kernel set-up): timed apart from the per-impl split
             t1 = time.perf_counter()
@@ -281,8 +298,9 @@ def _sweep(settings: Settings, progress=None, stop: _Deferred | None = None) -> 
         for done, i in enumerate(indices, start=1):
             if stop is not None and stop.requested:
                 raise KeyboardInterrupt
-            case = draw_case(settings.seed, i, settings.max_size)
-            result.cases.append(run_case(case, names, config))
+            t1 = time.perf_counter()
+            case = draw_case(settings.seed, i, settings.max_size, settings.dtype)
+            result.cases.append(run_case(case, names, config, time.perf_counter() - t1))
             if progress is not None:
                 progress(done, len(indices))
     except KeyboardInterrupt:

@@ -48,6 +48,9 @@ def render(result: RunResult, paths=(), file=None) -> None:
         console.print(f"{name}: unavailable: {reason}")
     for name, where in result.divergence().items():
         console.print(f"[red]diverged[/red] {name}: {where}")
+    if result.out_of_range:
+        console.print(f"[yellow]note[/yellow]: {result.config.dtype} cannot hold this case: {result.out_of_range}; "
+                      "mismatches from overflow are expected in that dtype", soft_wrap=True)
     mismatches = [m for c in result.comparisons.values() for m in c.mismatches]
     for m in mismatches[:20]:
         console.print(f"[red]mismatch[/red] {m.describe()}")

@@ -51,6 +51,7 @@ def to_dict(result: RunResult, extra: dict | None = None) -> dict:
         "impls": impls,
         "unavailable": dict(result.unavailable),
         "diverged": result.divergence(),
+        "out_of_range": result.out_of_range,
         "reference": {"impl": result.reference.impl, "note": result.reference.note,
                       "steps": [_step_json(p, s, exact=True) for s in result.reference.steps]},
         "mismatches": [{"impl": m.impl, "step": m.step, "quantity": m.quantity, "index": list(m.index),
@@ -85,6 +86,9 @@ def to_markdown(report: dict) -> str:
             lines.append(f"| {k} | {q} | " + " | ".join(cells) + f" | {_inline(val)} |")
     lines.append("")
     lines.append("Cells: ✓/✗ and the largest absolute difference from the reference.")
+    if report.get("out_of_range"):
+        lines += ["", f"**Note:** {report['dtype']} cannot hold this case: {report['out_of_range']}; "
+                      "mismatches from overflow are expected in that dtype."]
     if report.get("diverged"):
         lines += ["", "## Diverged", ""] + [f"- {n}: {w}" for n, w in report["diverged"].items()]
     if report["unavailable"]:

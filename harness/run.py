@@ -32,6 +32,7 @@ class RunResult:
     traces: dict[str, Trace]              # name -> trace, in the order asked
     unavailable: dict[str, str]           # name -> reason
     comparisons: dict[str, Comparison]    # name -> comparison against the reference
+    out_of_range: str | None = None       # why the float dtype cannot hold this case's values, if it cannot
 
     @property
     def agree(self) -> bool:
@@ -178,4 +179,7 @@ def _run_all(problem: Problem, names: tuple[str, ...], config: Config, strict: b
         if arith not in mags:
             mags[arith] = tolerance.magnitudes(problem, arith)
         comparisons[name] = compare(problem, trace, reference, config.dtype, config.precision, mags[arith])
-    return RunResult(problem, config, reference, traces, missing, comparisons)
+    why, dt = None, config.dtype
+    if any(tolerance.arithmetic(dt, n) == dt for n in traces):       # some trace computed in the dtype itself
+        why = tolerance.out_of_range(problem, mags.get(dt) or tolerance.magnitudes(problem, dt), dt)
+    return RunResult(problem, config, reference, traces, missing, comparisons, why)

@@ -123,3 +123,16 @@ def test_no_command_is_a_check_of_the_seed(capsys):
     code, out, err = run_cli(capsys, "--impl", "exact", "--json", "--no-report")
     assert code == 0, err
     assert json.loads(out)["case"] == "seed"
+
+
+def test_values_beyond_float16_are_noted_not_left_as_bare_mismatches(capsys, tmp_path):
+    """x up to 300 with the seed's filter: ∂L/∂W[0,0] = Σ 2/4·(Ŷ−Y)·x has |terms| summing past 65504
+    (by hand: Ŷ[0,0] = 0.5·300+0.2·200+0.7·100 = 260, so one term alone is 0.5·259·300 ≈ 3.9e4)."""
+    case = tmp_path / "big.toml"
+    case.write_text("[problem]\nx = [[300, 200, 100], [0, 100, 200], [200, 100, 0]]\n"
+                    "w = [[0.5, 0.2], [0.3, 0.7]]\ntarget = [[1, 2], [2, 1]]\nlr = 0.1\n")
+    main(["check", str(case), "--dtype", "float16", "--impl", "exact,manual", "--json", "--no-report"])
+    half = json.loads(capsys.readouterr().out)
+    assert half["out_of_range"] and "65504" in half["out_of_range"], f"observed {half['out_of_range']!r}"
+    main(["check", str(case), "--impl", "exact,manual", "--json", "--no-report"])
+    assert json.loads(capsys.readouterr().out)["out_of_range"] is None, "float64 holds these values"

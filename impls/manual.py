@@ -284,20 +284,28 @@ def in_parallel(fn, shares, pool) -> list:
     idle spell was often queued on the caller's core for milliseconds, running the shares one after
     the other (measured on a 2-core VM: step times doubled at random)."""
     first, *rest = shares
-    pinned = _PIN and len(_CPUS) > len(rest)
-    if pinned:
-        before = os.sched_getaffinity(0)
-        os.sched_setaffinity(0, {_CPUS[0]})
+    before = _hold_core(_CPUS[0]) if _PIN and len(_CPUS) > len(rest) else None
     try:
         futures = [pool.submit(fn, share) for share in rest]
         return [fn(first)] + [f.result() for f in futures]
     finally:
-        if pinned:
+        if before is not None:
             os.sched_setaffinity(0, before)
 
 
 _PIN = hasattr(os, "sched_setaffinity")
 _CPUS = sorted(os.sched_getaffinity(0)) if _PIN else []
+
+
+def _hold_core(cpu: int):
+    """Hold the calling thread to `cpu`; returns its previous cores, None when that is not allowed
+    (the process's cores changed since import): then the step runs unpinned."""
+    before = os.sched_getaffinity(0)
+    try:
+        os.sched_setaffinity(0, {cpu})
+    except OSError:
+        return None
+    return before
 
 
 def _pin_pool_thread(slots) -> None:

@@ -206,3 +206,15 @@ def test_parallel_shares_come_back_in_order_and_the_callers_cores_are_restored()
     assert ran_on[0] == threading.get_ident(), "the first share runs on the calling thread"
     if before is not None:
         assert os.sched_getaffinity(0) == before, f"observed affinity {os.sched_getaffinity(0)}, expected {before} restored"
+
+
+def test_a_refused_core_runs_the_step_unpinned(monkeypatch):
+    import os
+    if not hasattr(os, "sched_setaffinity"):
+        pytest.skip("no thread affinity on this platform")
+
+    def refuse(pid, cpus):
+        raise OSError(22, "Invalid argument")
+
+    monkeypatch.setattr(os, "sched_setaffinity", refuse)
+    assert manual.in_parallel(lambda k: k + 1, [1, 2], manual._pool(2)) == [2, 3]

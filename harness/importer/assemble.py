@@ -6,6 +6,10 @@ decimals is fine when it is the same number rounded. Two different values for th
 same iteration are ambiguous: a UserError naming both lines. (A new iteration starts at an "Epoch k" /
 "Iteration k" line, at a label such as "the new loss", or when a forward or gradient value differs from the
 one already claimed after the filter was updated.)
+
+A value that could not be read (a matrix with a bad entry or ragged rows; see `collect.Unreadable`) is named
+in the error when its quantity is needed and nothing else gives it (an input, the learning rate with an
+update claimed, the only claims), and listed among the skipped items when it was a claim.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ import numpy as np
 from ..derivation import CLAIMABLE, Claim, Derivation, Source
 from ..errors import UserError
 from ..problem import MAX_STEPS, make_problem
-from .collect import Collected, Reading
+from .collect import Collected, Reading, Unreadable
 from .latex import Value
 from .conventions import Hint, resolve_loss
 from .labels import Label
@@ -32,8 +36,16 @@ _PROBLEM_KEY = {"input": "input", "filter": "filter", "target": "target", "bias"
 def assemble(c: Collected, source: str) -> Derivation:
     where = lambda line: f"{source}: line {line}"  # noqa: E731
     readings = [_resolve_e(e) for e in c.events if isinstance(e, Reading)]
+    unread = [e for e in c.events if isinstance(e, Unreadable)]
     notes: list[str] = []
     skipped = list(c.skipped)
+
+    def unreadable(q: str, whole: bool = False) -> Unreadable | None:
+        """The first value labelled as `q` that could not be read (whole: not an element or slice)."""
+        return next((u for u in unread if _unread_quantity(u) == q and not (whole and u.label.index)), None)
+
+    def refuse(u: Unreadable) -> UserError:
+        return UserError(u.message(_name(_unread_quantity(u))), where(u.line))
 
     # --- inputs -------------------------------------------------------------------------------
     inputs: dict[str, Reading] = {}
@@ -65,8 +77,10 @@ def assemble(c: Collected, source: str) -> Derivation:
                 else:
                     raise UserError(f"two different values for the {_name(q)}: line {first.line} "
                                     f"({_clip(first.text)}) and line {r.line} ({_clip(r.text)})", where(r.line))
-    for q in ("input", "filter"):
-        if q not in inputs:
+    for q in ("input", "filter", "bias"):
+        if q not in inputs and (u := unreadable(q, whole=q == "bias")) is not None:
+            raise refuse(u)
+        if q not in inputs and q != "bias":
             raise UserError(f"missing the {_name(q)}: no matrix labelled as the {_name(q)} "
                             f"({_LABEL_HELP[q]})", source)
     hints = list(c.hints)
@@ -103,6 +117,8 @@ def assemble(c: Collected, source: str) -> Derivation:
     notes.extend(loss_notes)
     error_hint = _first(hints, "error")
     grad_output = None
+    if target is None and loss not in ("linear", "linear_ones") and (u := unreadable("target")) is not None:
+        raise refuse(u)   # (not the given-gradient reading below: the document meant a target)
     if target is None:
         if loss == "linear_ones":
             grad_output = _ones_like_output(x, w, geometry)
@@ -114,6 +130,9 @@ def assemble(c: Collected, source: str) -> Derivation:
             loss = "linear"
             conv["loss"] = Source("read", f"line {given.line}: given upstream gradient {_clip(given.text, 50)}")
         else:
+            u = unreadable("target") or unreadable("grad_output")
+            if u is not None:
+                raise refuse(u)
             raise UserError("missing the target (Y, T, 'target:', 'ground truth') or a given upstream gradient "
                             "(∂L/∂Ŷ, δ, 'upstream gradient:')", source)
     else:
@@ -140,6 +159,11 @@ def assemble(c: Collected, source: str) -> Derivation:
         conv["activation"] = Source("read", f"line {act_reading.line}: {_clip(act_reading.text, 50)}")
 
     lr = None
+    u = None if "learning_rate" in inputs else unreadable("learning_rate")
+    if u is not None:
+        if any(_unread_quantity(r) in ("updated_filter", "updated_bias") for r in readings + unread):
+            raise refuse(u)   # η is needed: the document claims an update
+        skipped.append(f"line {u.line}: {u.text} — the learning rate could not be read: {u.reason}")
     if "learning_rate" in inputs:
         r = inputs["learning_rate"]
         lr = r.value.array[()]
@@ -153,7 +177,7 @@ def assemble(c: Collected, source: str) -> Derivation:
             conv["learning_rate"] = Source("default", "not stated")
 
     # --- iterations --------------------------------------------------------------------------------
-    iterations = _iterations(c.events, consumed, source)
+    iterations, unread_claims = _iterations(c.events, consumed, source)
     base = _index_base(c, conv, notes)
     if error_hint is not None and any(r.label.quantity == "error" for r in readings):
         notes.append(f"{error_hint.where()}: the error matrix is read as the backward signal ∂L/∂Ŷ "
@@ -193,7 +217,14 @@ def assemble(c: Collected, source: str) -> Derivation:
         claims.append(MappingProxyType(_claims(it, problem, base, given, skipped, source)))
     while len(claims) > 1 and not claims[-1]:
         claims.pop()
+    for k, u in unread_claims:   # a claim that could not be read, unless the same step is read elsewhere
+        q = _unread_quantity(u)
+        read_too = k < len(iterations) and iterations[k].get(q)
+        if ("grad_output" if q == "error" else q) in CLAIMABLE and not read_too:
+            skipped.append(f"line {u.line}: {u.text} — the {_name(q)} could not be read: {u.reason}")
     if not any(claims):
+        if unread_claims:
+            raise refuse(unread_claims[0][1])
         raise UserError("no claimed values found: nothing labelled as the output (Ŷ), the loss (L), "
                         "a gradient (∂L/∂W) or the updated filter (W')", source)
     for key in ("loss", "operation", "activation", "learning_rate"):
@@ -241,6 +272,13 @@ def _pick(hints: list[Hint], name: str, default: str, notes: list[str]) -> tuple
             notes.append(f"{name}: {other.where()} says {other.value!r}; {h.value!r} was taken from line {h.line}")
             break
     return h.value, Source("read", h.where())
+
+
+def _unread_quantity(u: Reading | Unreadable) -> str:
+    """The quantity of a reading or of a value that could not be read (E: the loss or the error matrix)."""
+    if u.label.quantity == "loss_or_error" and isinstance(u, Unreadable):
+        return "error" if u.matrix or u.label.index else "loss"
+    return u.label.quantity
 
 
 def _resolve_e(r: Reading) -> Reading:
@@ -345,15 +383,27 @@ def _index_base(c: Collected, conv: dict, notes: list[str]) -> int:
 
 # --- iterations ------------------------------------------------------------------------------------
 
-def _iterations(events: list, consumed: set[int], source: str) -> list[dict]:
-    """Group the claim readings by SGD iteration (0-based list of {quantity: [readings]})."""
-    markers = [e[1] for e in events if not isinstance(e, Reading)]
+def _iterations(events: list, consumed: set[int], source: str) -> tuple[list[dict], list[tuple[int, Unreadable]]]:
+    """Group the claim readings by SGD iteration (0-based list of {quantity: [readings]}); and the claims that
+    could not be read, each with the iteration it would belong to (they move no iteration boundary)."""
+    markers = [e[1] for e in events if isinstance(e, tuple)]
     marker_base = 0 if markers and min(markers) == 0 else 1
     its: list[dict] = [{}]
+    unread: list[tuple[int, Unreadable]] = []
     cur = 0
     updated = False
     for e in events:
-        if not isinstance(e, Reading):
+        if isinstance(e, Unreadable):
+            q = _unread_quantity(e)
+            if q in INPUTS + ("learning_rate", "stride", "skip", "padding", "groups", "dilation"):
+                continue
+            k = (e.label.iteration - 1 if e.label.iteration is not None and q in ("updated_filter", "updated_bias")
+                 else 0 if e.label.initial else cur + 1 if e.label.next_iteration or updated and q in FORWARD
+                 else cur)
+            if 0 <= k < MAX_STEPS:
+                unread.append((k, e))
+            continue
+        if isinstance(e, tuple):
             k = e[1] - marker_base
             if 0 <= k < MAX_STEPS:
                 cur, updated = k, False
@@ -385,7 +435,7 @@ def _iterations(events: list, consumed: set[int], source: str) -> list[dict]:
         its[k].setdefault(q, []).append(r)
         if q in ("updated_filter", "updated_bias") and k == cur:
             updated = True
-    return its
+    return its, unread
 
 
 def _repeats(it: dict, r: Reading) -> bool:

@@ -43,9 +43,25 @@ class Reading:
     context: str = ""        # the prose just before it (for skip reasons and messages)
 
 
+@dataclass(frozen=True, eq=False)
+class Unreadable:
+    """A value written for a labelled quantity that could not be read (a bad entry, ragged rows, an unclosed
+    bracket): `assemble` names it when the quantity is needed and nothing else gives it."""
+    label: Label
+    line: int
+    text: str                # the source snippet
+    written: str             # the label as written: "W", "'Kernel:'"
+    reason: str              # "entry '0.2q' (row 1, column 2) is not a number"
+    matrix: bool = True      # a matrix (False: a number-like token such as "0.1q")
+
+    def message(self, name: str) -> str:
+        return (f"the {'matrix' if self.matrix else 'value'} labelled {self.written} (the {name}) could not be "
+                f"read: {self.reason}")
+
+
 @dataclass
 class Collected:
-    events: list = field(default_factory=list)      # Reading | ("marker", k, line) in document order
+    events: list = field(default_factory=list)      # Reading | Unreadable | ("marker", k, line) in document order
     hints: list[Hint] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     indices: list[tuple[int, int, str]] = field(default_factory=list)   # (lowest index, line, text)
@@ -239,6 +255,10 @@ def _equation(eq: Equation, out: Collected, context, y_is_output: bool):
     line = eq.sides[-1].line
     if len(eq.sides) == 1:
         if value is None:
+            if eq.unreadable and _unreadable(out, _context_label(context), line, _clip(eq.latex),
+                                             _quoted(context[0]) if context else "", eq.unreadable,
+                                             matrix=_of_a_matrix(eq.unreadable)):
+                return None
             return context
         label = _context_label(context)
         text = _clip(eq.latex)
@@ -253,6 +273,10 @@ def _equation(eq: Equation, out: Collected, context, y_is_output: bool):
     if value is None:
         if label is not None:
             _index_note(label, eq.line, eq.lhs.latex, out)
+            ctx = _context_label(context)
+            if eq.unreadable and not (ctx is not None and ctx.quantity == "skip"):
+                _unreadable(out, label, line, _clip(eq.latex), _clip(eq.lhs.latex, 40), eq.unreadable,
+                            matrix=_of_a_matrix(eq.unreadable))
         return context
     text = _clip(eq.latex)
     if label is None:
@@ -274,13 +298,39 @@ def _equation(eq: Equation, out: Collected, context, y_is_output: bool):
     return None
 
 
+def _unreadable(out: Collected, label: Label | None, line: int, text: str, written: str, reason: str,
+                matrix: bool = True) -> bool:
+    """Note a labelled value that could not be read; True when the label makes it one worth noting."""
+    if label is None or label.quantity == "skip":
+        return False
+    scalar_only = label.quantity in ("loss", "learning_rate", "stride", "padding", "groups", "dilation")
+    element = label.index is not None and None not in label.index
+    if matrix and (scalar_only or element):
+        return False
+    if not matrix and not (scalar_only or element or label.quantity in BIAS + ("loss_or_error",)):
+        return False   # a number-like token where a matrix belongs ("W = 2x") is prose
+    out.events.append(Unreadable(label, line, text, written or "(no label)", reason, matrix))
+    return True
+
+
+def _of_a_matrix(reason: str) -> bool:
+    """A reason from the readers is about a matrix unless it quotes a lone number ("'0.1q' is not …")."""
+    return not reason.startswith("'")
+
+
+def _quoted(t: str) -> str:
+    return "'" + _clip(t.replace("\u2063", " "), 50) + "'"
+
+
 def _found(f: Found, out: Collected, context, code: bool) -> bool:
     """Add what a plain-text value says; True when it was used (or skipped on purpose)."""
     label = None
     label_text = f.label_text.replace("\u2063", " ").strip()
     bare = label_text.rstrip(":=").strip().strip("'\"").strip()
+    written = _quoted(label_text)   # the label as written (for a value that cannot be read)
     if bare and re.fullmatch(r"[A-Za-z_][\w.]*(\[\d+\])*", bare):
         label = code_label(bare) or latex_label(bare) or prose_label(bare)
+        written = bare
     elif label_text:
         if f.style != "scalar" and not re.search(r"(=|:|\bis|\bare|≈)\s*$", label_text):
             return False  # an array in the middle of a sentence ("[1]") labels nothing
@@ -295,8 +345,13 @@ def _found(f: Found, out: Collected, context, code: bool) -> bool:
             m = _SHELL.match(f.previous)
             c = _COMMENT.match(f.previous)
             label = code_label(m.group(1)) if m else prose_label(c.group(1)) if c else None
+            written = m.group(1) if m else _quoted(f.previous)
         if label is None:
             label = _context_label(context)
+            written = _quoted(context[0]) if context else ""
+    if f.value is None:   # an array that could not be read
+        _unreadable(out, label, f.line, f.text, written, f.unreadable)
+        return label is not None
     if label is None:
         if f.value.array.ndim:
             out.skipped.append(f"line {f.line}: {f.text} — a matrix with no label")

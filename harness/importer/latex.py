@@ -16,7 +16,7 @@ from pylatexenc.latexwalker import (LatexCharsNode, LatexCommentNode, LatexEnvir
                                     LatexWalkerError, get_default_latex_context_db)
 from pylatexenc.macrospec import std_macro
 
-from .numbers import parse_number
+from .numbers import entry_problem, parse_number, rows_differ, token_problem
 
 MATRIX_ENVS = {"bmatrix", "pmatrix", "vmatrix", "Bmatrix", "Vmatrix", "matrix", "array", "smallmatrix",
                "bmatrix*", "pmatrix*", "matrix*"}
@@ -62,6 +62,9 @@ class Side:
     latex: str
     line: int
     value: Value | None
+    # value None: why a written matrix ("entry '0.2q' (row 1, column 2) is not a number") or number ("'0.1q' is
+    # not a number": the only reasons that start with a quote) could not be read; "" for a formula
+    unreadable: str = ""
 
 
 @dataclass(frozen=True)
@@ -87,6 +90,11 @@ class Equation:
             if side.value.relation == "=":
                 return side.value
         return last
+
+    @property
+    def unreadable(self) -> str:
+        """Why the final value could not be read ("entry '0.2q' (row 1, column 2) is not a number"), or ""."""
+        return self.sides[-1].unreadable if self.final is None else ""
 
 
 def parse_math(text: str, line_at) -> list[Equation]:
@@ -209,6 +217,9 @@ def _equation(sides: list[list], rels: list[str], text: str, line_at) -> Equatio
             continue
         start, end = items[0][2], items[-1][3]
         value = _value(items)
+        if isinstance(value, str):
+            out.append(Side(text[start:end].strip(), line_at(start), None, value))
+            continue
         if value is not None and k > 0:
             value = Value(value.array, value.decimals, rels[k - 1])
         out.append(Side(text[start:end].strip(), line_at(start), value))
@@ -238,7 +249,9 @@ def _significant(items: list) -> list:
     return out
 
 
-def _value(items: list) -> Value | None:
+def _value(items: list) -> Value | str | None:
+    """The number or matrix a side is; a str says why a written matrix (or a lone number-like token) could
+    not be read; None for a formula."""
     sig = _significant(items)
     if not sig:
         return None
@@ -257,11 +270,14 @@ def _value(items: list) -> Value | None:
         if r is None:
             return None
         rendered.append(r)
-    return _scalar("".join(rendered))
+    s = "".join(rendered)
+    return _scalar(s) or token_problem(s) or None
 
 
 def _scalar(s: str) -> Value | None:
     parsed = parse_number(s)
+    if parsed is None and s[-1:] == "." and s[-2:-1].isdigit() and "." in s[:-1]:
+        parsed = parse_number(s[:-1])   # "L = 0.365." ends a sentence
     if parsed is None:
         return None
     v, d = parsed
@@ -307,7 +323,8 @@ def _render(n) -> str | None:
     return None
 
 
-def _matrix(env: LatexEnvironmentNode) -> Value | None:
+def _matrix(env: LatexEnvironmentNode) -> Value | str:
+    """The matrix of numbers, or why it is not one (the first bad entry, rows of different lengths)."""
     rows: list[list[list]] = [[[]]]
     for c in env.nodelist:
         if c is None or isinstance(c, LatexCommentNode):
@@ -315,7 +332,7 @@ def _matrix(env: LatexEnvironmentNode) -> Value | None:
         if isinstance(c, LatexMacroNode) and c.macroname in ("\\", "cr", "newline"):
             rows.append([[]])
             if len(rows) > MAX_ROWS:
-                return None
+                return f"it has more than {MAX_ROWS} rows"
         elif isinstance(c, LatexMacroNode) and c.macroname in ("hline", "cline", "hdashline"):
             continue
         elif isinstance(c, LatexSpecialsNode) and c.specials_chars == "&":
@@ -328,22 +345,23 @@ def _matrix(env: LatexEnvironmentNode) -> Value | None:
     while rows and all(blank(cell) for cell in rows[-1]):
         rows.pop()  # a trailing \\ leaves an empty row
     if not rows:
-        return None
+        return "it is empty"
     values, decimals = [], []
-    for row in rows:
+    for i, row in enumerate(rows):
         vr, dr = [], []
-        for cell in row:
+        for j, cell in enumerate(row):
             rendered = [_render(x) for x in cell]
             s = "\0" if None in rendered else "".join(rendered)
             parsed = parse_number(s)
             if parsed is None:
-                return None
+                written = "".join(x.latex_verbatim() for x in cell if x is not None)
+                return entry_problem(written, (i, j), written if None in rendered else s)
             vr.append(parsed[0])
             dr.append(parsed[1])
         values.append(vr)
         decimals.append(dr)
     if len({len(r) for r in values}) != 1:
-        return None
+        return rows_differ([len(r) for r in values])
     arr = np.empty((len(values), len(values[0])), dtype=object)
     for i, r in enumerate(values):
         for j, v in enumerate(r):

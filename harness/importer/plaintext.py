@@ -16,11 +16,12 @@ from fractions import Fraction
 import numpy as np
 
 from .latex import Value
-from .numbers import MINUS, parse_number
+from .numbers import MINUS, entry_problem, parse_number, rows_differ
 
 _WRAPPED = re.compile(r"(?:\b(?:np|numpy|jnp|torch|tf)\.)?\b(array|tensor|Array|asarray|DeviceArray)\s*\(\s*(?=\[)")
 _BARE = re.compile(r"\[(?=\s*[\[\d+\-\u2212.])")
 _NUM = re.compile(r"[+\-\u2212]?(?:\d+\.?\d*|\.\d+)(?:[eE][+\-]?\d+)?")
+_ENTRY = re.compile(r"[^\s,\[\]]+")   # one entry as written, up to a separator or bracket
 _SCALAR = re.compile(
     r"(?:(?<=[\s:=(,])|^)(?:(?:np\.float\d+|tensor|array|Array)\()?(?P<num>[+\-\u2212]?(?:\d+\.\d*|\.\d+|\d+)"
     r"(?:[eE][+\-]?\d+)?)(?![\w.\[/×x%^])")
@@ -35,11 +36,12 @@ MAX_ARRAY_CHARS = 2_000_000
 class Found:
     label_text: str          # the text before the value on its line
     name: str | None         # a code name when the label is `name =` / `name:`
-    value: Value
+    value: Value | None      # None: a bracketed array that could not be read (`unreadable` says why)
     line: int
     text: str                # the source snippet (clipped)
     style: str               # "list" | "numpy" | "torch" | "scalar"
     previous: str = ""       # the previous non-empty line (for `>>> dW` / `print(w.grad)` then the printout)
+    unreadable: str = ""     # why the array is not one ("entry '0.2q' (row 1, column 2) is not a number")
 
 
 def scan(text: str, line0: int) -> list[Found]:
@@ -47,6 +49,8 @@ def scan(text: str, line0: int) -> list[Found]:
     starts = _line_starts(text)
     pos = 0
     spans: list[tuple[int, int]] = []
+    closers: dict[int, int] | None = None   # '[' -> its matching ']' (built at the first unreadable array)
+    last_end = 0                             # where the previous array (read or not) ended
     m1 = m2 = None
     while True:
         # each pattern is searched again only once the scan has passed its last match (linear overall)
@@ -58,28 +62,34 @@ def scan(text: str, line0: int) -> list[Found]:
         if m is None:
             break
         open_at = m.end() if m is m1 else m.start()
-        parsed = _bracketed(text, open_at)
-        if parsed is None:
-            pos = m.end() if m is m1 else m.start() + 1
-            continue
-        nested, end, flat = parsed
+        nested, end, flat, why = _bracketed(text, open_at)
         style = ("torch" if m is m1 and m.group(1) == "tensor" else "numpy" if m is m1 else
-                 "list" if "," in text[open_at:end] else "numpy")
-        tail = re.match(r"[^()\n]*\)", text[end:end + 200]) if m is m1 else None
-        stop = end + (tail.end() if tail else 0)
-        dtype32 = "float32" in text[end:stop] or "float16" in text[end:stop]
-        value = _array_value(nested, flat, style, dtype32)
+                 "list" if "," in text[open_at:end] else "numpy")   # (a failure: up to where it went wrong)
+        value = None
+        if not why:
+            tail = re.match(r"[^()\n]*\)", text[end:end + 200]) if m is m1 else None
+            stop = end + (tail.end() if tail else 0)
+            dtype32 = "float32" in text[end:stop] or "float16" in text[end:stop]
+            value, why = _array_value(nested, flat, style, dtype32)
+        if why:   # the whole array is passed over (its rows are not arrays of their own)
+            if closers is None:
+                closers = _closers(text)
+            close = closers.get(open_at)
+            if close is None and "\n" in text[open_at:end]:   # what went wrong on a later line is that
+                why = "a '[' is never closed"                # the array never ended
+            stop = open_at + 1 if close is None else close + 1
+            while close is None and text[stop:stop + 1] == "[":   # never closed: past its run of '['
+                stop += 1
+        line_index = _line_of(starts, m.start())
+        line_start = starts[line_index]
+        # an earlier array on the same line (read or not) ends the label: "X: [[..]]  W: [[..]]"
+        label_text = text[max(line_start, last_end):m.start()]
+        out.append(Found(label_text.strip(), _name(label_text), value, line0 + line_index,
+                         _clip(text[m.start():stop]), style, _previous(text, starts, line_index), why))
         if value is not None:
-            line_index = _line_of(starts, m.start())
-            line_start = starts[line_index]
-            label_text = text[line_start:m.start()]
-            # an earlier value on the same line ends the label: "X: [[..]]  W: [[..]]"
-            if spans and spans[-1][1] > line_start:
-                label_text = text[spans[-1][1]:m.start()]
-            out.append(Found(label_text.strip(), _name(label_text), value, line0 + line_index,
-                             _clip(text[m.start():stop]), style, _previous(text, starts, line_index)))
             spans.append((m.start(), stop))
-        pos = stop
+        last_end = stop
+        pos = max(stop, m.start() + 1)
     out.extend(_scalars(text, line0, starts, spans))
     out.sort(key=lambda f: (f.line, f.text))
     return out
@@ -121,8 +131,20 @@ def _clip(s: str, n: int = 80) -> str:
     return s if len(s) <= n else s[: n - 1] + "…"
 
 
-def _bracketed(text: str, i: int):
-    """Parse a bracketed array of numbers starting at text[i] == '['. Returns (nested, end, flat) or None."""
+def _closers(text: str) -> dict[int, int]:
+    """Each '[' that is closed -> the position of its ']' (one pass)."""
+    out, stack = {}, []
+    for k, c in enumerate(text):
+        if c == "[":
+            stack.append(k)
+        elif c == "]" and stack:
+            out[stack.pop()] = k
+    return out
+
+
+def _bracketed(text: str, i: int) -> tuple[list | None, int, list[str], str]:
+    """Parse a bracketed array of numbers starting at text[i] == '['. Returns (nested, end, flat entries, "")
+    or (None, where it went wrong, [], why it is not an array of numbers)."""
     stack: list[list] = []
     root = None
     flat: list[str] = []
@@ -133,7 +155,7 @@ def _bracketed(text: str, i: int):
         c = text[j]
         if c == "[":
             if len(stack) >= MAX_DEPTH:
-                return None
+                return None, j, [], f"it is nested more than {MAX_DEPTH} levels deep"
             new: list = []
             if stack:
                 stack[-1].append(new)
@@ -142,7 +164,7 @@ def _bracketed(text: str, i: int):
         elif c == "]":
             done = stack.pop()
             if not done:
-                return None
+                return None, j, [], "it has an empty list []"
             j += 1
             if not stack:
                 root = done
@@ -150,17 +172,33 @@ def _bracketed(text: str, i: int):
         elif c in " \t\r\n,":
             j += 1
         else:
-            m = _NUM.match(text, j)
-            if not m or not stack:
-                return None
+            m = _ENTRY.match(text, j)
+            if not _NUM.fullmatch(m.group(0)):
+                index = tuple(len(s) - 1 for s in stack[:-1]) + (len(stack[-1]),)
+                return None, j, [], entry_problem(m.group(0), index)
             stack[-1].append(m.group(0))
             flat.append(m.group(0))
             j = m.end()
     if root is None:
-        return None
+        return None, j, [], ("a '[' is never closed" if limit == n else
+                             f"it is longer than {MAX_ARRAY_CHARS} characters")
     if _shape(root) is None:
-        return None
-    return root, j, flat
+        return None, j, [], _ragged(root)
+    return root, j, flat, ""
+
+
+def _ragged(v: list) -> str:
+    """Why a nested list is not rectangular (the first place it goes wrong)."""
+    if len({isinstance(x, list) for x in v}) > 1:
+        return "it mixes numbers and lists at one level"
+    shapes = [_shape(x) for x in v]
+    bad = next((k for k, s in enumerate(shapes) if s is None), None)
+    if bad is not None:
+        return _ragged(v[bad])
+    if all(len(s) == 1 for s in shapes):
+        return rows_differ([s[0] for s in shapes])
+    k = next(k for k, s in enumerate(shapes) if s != shapes[0])
+    return f"its parts have different shapes ({list(shapes[0])} and {list(shapes[k])})"
 
 
 def _shape(v) -> tuple[int, ...] | None:
@@ -172,11 +210,14 @@ def _shape(v) -> tuple[int, ...] | None:
     return (len(v), *shapes.pop())
 
 
-def _array_value(nested, flat: list[str], style: str, dtype32: bool) -> Value | None:
+def _array_value(nested, flat: list[str], style: str, dtype32: bool) -> tuple[Value | None, str]:
+    """The array's value, or (None, why not)."""
     shape = _shape(nested)
     parsed = [parse_number(s) for s in flat]
-    if not parsed or any(p is None for p in parsed):
-        return None
+    bad = next((k for k, p in enumerate(parsed) if p is None), None)
+    if bad is not None:
+        index = tuple(int(i) for i in np.unravel_index(bad, shape))
+        return None, entry_problem(flat[bad], index)
     values = [p[0] for p in parsed]
     decimals = [p[1] for p in parsed]
     floats = any("." in s or "e" in s.lower() for s in flat)
@@ -191,7 +232,7 @@ def _array_value(nested, flat: list[str], style: str, dtype32: bool) -> Value | 
         values[k], decimals[k] = _denoise(s, values[k], decimals[k], cap)
     arr = np.empty(len(values), dtype=object)
     arr[:] = values
-    return Value(arr.reshape(shape), np.array(decimals, dtype=int).reshape(shape))
+    return Value(arr.reshape(shape), np.array(decimals, dtype=int).reshape(shape)), ""
 
 
 def _significant_digits(s: str) -> int:

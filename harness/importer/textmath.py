@@ -17,7 +17,7 @@ import numpy as np
 
 from .labels import latex_label
 from .latex import Equation, Side, Value
-from .numbers import parse_number
+from .numbers import entry_problem, parse_number, rows_differ, token_problem
 
 # [ … ] not right after a name or a closing bracket (W[0,1,:,:] and Ŷ[0][1] are indices, not matrices)
 # (nor an Iverson bracket 1[Z > 0])
@@ -46,10 +46,17 @@ def matrix_blocks(lines: list[str]) -> list[tuple[int, int]]:
         j = i + 1
         while spans[i] and j < len(lines) and spans[j] == spans[i]:
             j += 1
-        if j - i >= 2:
+        if j - i >= 2 and not _inside_printout(lines, i, j):
             out.append((i, j))
         i = j
     return out
+
+
+def _inside_printout(lines: list[str], i: int, j: int) -> bool:
+    """Rows i..j-1 are the middle rows of a NumPy printout `[[1 2 1]`, ` [0 1 2]`, ` [2 1 0]]` (the array
+    scanner's), not a matrix of their own."""
+    return (i > 0 and "[[" in lines[i - 1] and "]]" not in lines[i - 1]
+            or j < len(lines) and "]]" in lines[j] and "[[" not in lines[j])
 
 
 def parse_block(text: str, line0: int) -> tuple[list[Equation], str]:
@@ -68,7 +75,7 @@ def parse_block(text: str, line0: int) -> tuple[list[Equation], str]:
         j = i + 1
         while j < len(lines) and spans[j] and [m.start() for m in spans[j]] == cols:
             j += 1
-        eq = _matrix_equation(lines, spans, i, j, line0)
+        eq = None if _inside_printout(lines, i, j) else _matrix_equation(lines, spans, i, j, line0)
         if eq is not None:
             eqs.append(eq)
             for k in range(i, j):
@@ -87,19 +94,30 @@ def parse_block(text: str, line0: int) -> tuple[list[Equation], str]:
     return eqs, "\n".join(masked)
 
 
-def _cells(content: str) -> list | None:
+def _cells(content: str, row: int) -> list | str | None:
+    """One row's numbers, or why they are not numbers; None for no row of a text matrix (`[ ]`, or a Python
+    list `[1, 2]`: the array scanner's)."""
     parts = content.split()
+    if not parts or any(p.endswith(",") for p in parts):
+        return None
     parsed = [parse_number(p) for p in parts]
-    return parsed if parts and all(p is not None for p in parsed) else None
+    bad = next((k for k, p in enumerate(parsed) if p is None), None)
+    return parsed if bad is None else entry_problem(parts[bad], (row, bad))
 
 
 def _matrix_equation(lines, spans, i, j, line0) -> Equation | None:
     n = len(spans[i])
-    values: list[Value | None] = []
+    values: list[Value | str | None] = []
     for s in range(n):
-        rows = [_cells(spans[k][s].group(1)) for k in range(i, j)]
-        if any(r is None for r in rows) or len({len(r) for r in rows}) != 1:
+        rows = [_cells(spans[k][s].group(1), k - i) for k in range(i, j)]
+        if any(r is None for r in rows):
             values.append(None)
+            continue
+        bad = next((r for r in rows if isinstance(r, str)), None)
+        if bad is None and len({len(r) for r in rows}) != 1:
+            bad = rows_differ([len(r) for r in rows])
+        if bad is not None:
+            values.append(bad)
             continue
         arr = np.empty((j - i, len(rows[0])), dtype=object)
         dec = np.empty((j - i, len(rows[0])), dtype=int)
@@ -117,10 +135,10 @@ def _matrix_equation(lines, spans, i, j, line0) -> Equation | None:
     if eq_row is None:
         prefix = next((lines[k][: spans[k][0].start()].strip() for k in range(i, j)
                        if lines[k][: spans[k][0].start()].strip()), "")
-        if n != 1 or values[0] is None:
+        if n != 1 or not isinstance(values[0], Value):
             return None
-        return Equation((Side(prefix, line0 + i, None), Side("", line0 + i, values[0]))
-                        if prefix else (Side("", line0 + i, values[0]),), line0 + i, prefix)
+        last = Side("", line0 + i, values[0])
+        return Equation((Side(prefix, line0 + i, None), last) if prefix else (last,), line0 + i, prefix)
     line = lines[eq_row]
     pieces, last = [], 0
     for s, m in enumerate(spans[eq_row]):
@@ -155,7 +173,7 @@ def _split_relations(s: str) -> tuple[list[str], list[str]]:
     return sides, rels
 
 
-def _sides(s: str, line: int, matrices: list[Value | None]) -> Equation | None:
+def _sides(s: str, line: int, matrices: list[Value | str | None]) -> Equation | None:
     parts, rels = _split_relations(s)
     if len(parts) < 2:
         return None
@@ -164,18 +182,23 @@ def _sides(s: str, line: int, matrices: list[Value | None]) -> Equation | None:
         p = p.strip().rstrip(".,;")
         m = re.fullmatch(r"\x00(\d+)\x00", p)
         value = None
+        why = ""   # why a written matrix or number-like token is not a value
         if m:
             value = matrices[int(m.group(1))]
+            if isinstance(value, str):
+                value, why = None, value
         elif k > 0:
             parsed = parse_number(p)
             if parsed is not None:
                 arr = np.empty((), dtype=object)
                 arr[()] = parsed[0]
                 value = Value(arr, np.array(parsed[1]))
+            else:
+                why = token_problem(p)
         if value is not None and k > 0 and rels[k - 1] == "≈":
             value = Value(value.array, value.decimals, "≈")
-        shown = re.sub(r"\x00\d+\x00", "[…]", p)
-        sides.append(Side(to_latexish(shown), line, value))
+        written = re.sub(r"\x00\d+\x00", "[…]", p)
+        sides.append(Side(to_latexish(written), line, value, why))
     return Equation(tuple(sides), line, " = ".join(x.latex for x in sides))
 
 

@@ -617,3 +617,24 @@ def test_numpy_printout_keeps_its_middle_rows(tmp_path, text):
 ], ids=["ragged", "division-by-zero", "too-small", "full-stop", "formula", "scaled-matrix"])
 def test_equation_says_why_its_value_is_unreadable(latex, reason):
     assert final(latex).unreadable == reason, f"observed {final(latex).unreadable!r}, expected {reason!r}"
+
+
+DECIMAL_COMMA_ETA = [
+    ("latex", "$$W = \\begin{bmatrix} 0.5 & 0.2 \\\\ 0.3 & 0.7 \\end{bmatrix}$$\n\nWith $\\eta = 0,1$:\n",
+     "the value labelled \\eta (the learning rate) could not be read: '0,1' is not a number (a decimal comma? write 0.1)"),
+    ("text", "Filter W = [[0.5, 0.2], [0.3, 0.7]]\nlearning rate lr = 0,1\n",
+     "the value labelled 'learning rate lr =' (the learning rate) could not be read: '0,1' is not a number "
+     "(a decimal comma? write 0.1)"),
+]
+
+
+@pytest.mark.parametrize("style, middle, message", DECIMAL_COMMA_ETA, ids=[c[0] for c in DECIMAL_COMMA_ETA])
+def test_a_decimal_comma_learning_rate_is_refused_not_read_as_zero(tmp_path, style, middle, message):
+    """η = 0,1 was read as η = 0 (the comma taken as a separator): the update then looked wrong."""
+    text = ("Input x = [[1, 2, 1], [0, 1, 2], [2, 1, 0]]\n" + middle + "Target Y = [[1, 2], [2, 1]]\n"
+            "updated filter W' = [[0.37, 0.1], [0.295, 0.605]]\n")
+    path = tmp_path / "eta.md"
+    path.write_text(text)
+    with pytest.raises(UserError) as err:
+        read_document(path)
+    assert message in str(err.value), f"observed {err.value}, expected …{message} ({style})"

@@ -350,7 +350,7 @@ def _found(f: Found, out: Collected, context, code: bool) -> bool:
             label = _context_label(context)
             written = _quoted(context[0]) if context else ""
     if f.value is None:   # an array that could not be read
-        _unreadable(out, label, f.line, f.text, written, f.unreadable)
+        _unreadable(out, label, f.line, f.text, written, f.unreadable, _of_a_matrix(f.unreadable))
         return label is not None
     if label is None:
         if f.value.array.ndim:

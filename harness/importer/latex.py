@@ -145,7 +145,7 @@ def _split_chars(n: LatexCharsNode, out: list, depth: list) -> None:
             depth[0] += 1
         elif c in ")]":
             depth[0] = max(0, depth[0] - 1)
-        elif depth[0] == 0 and c in "=≈,;" and not _part_of_operator(s, i):
+        elif depth[0] == 0 and c in "=≈,;" and not _part_of_operator(s, i) and not _decimal_comma(s, i):
             if i > start:
                 out.append(("text", s[start:i], n.pos + start, n.pos + i))
             if c == "=" and i + 1 < len(s) and s[i + 1] == ":":
@@ -155,6 +155,12 @@ def _split_chars(n: LatexCharsNode, out: list, depth: list) -> None:
         i += 1
     if start < len(s):
         out.append(("text", s[start:], n.pos + start, n.pos + len(s)))
+
+
+def _decimal_comma(s: str, i: int) -> bool:
+    """'0,1': a comma between two digits is a decimal comma (kept in the number, which is then refused
+    with a hint), not a separator of equations — read as one, η = 0,1 became η = 0."""
+    return s[i] == "," and 0 < i < len(s) - 1 and s[i - 1].isdigit() and s[i + 1].isdigit()
 
 
 def _part_of_operator(s: str, i: int) -> bool:

@@ -16,7 +16,7 @@ from fractions import Fraction
 import numpy as np
 
 from .latex import Value
-from .numbers import MINUS, entry_problem, parse_number, rows_differ
+from .numbers import MINUS, entry_problem, parse_number, rows_differ, token_problem
 
 _WRAPPED = re.compile(r"(?:\b(?:np|numpy|jnp|torch|tf)\.)?\b(array|tensor|Array|asarray|DeviceArray)\s*\(\s*(?=\[)")
 _BARE = re.compile(r"\[(?=\s*[\[\d+\-\u2212.])")
@@ -24,7 +24,7 @@ _NUM = re.compile(r"[+\-\u2212]?(?:\d+\.?\d*|\.\d+)(?:[eE][+\-]?\d+)?")
 _ENTRY = re.compile(r"[^\s,\[\]]+")   # one entry as written, up to a separator or bracket
 _SCALAR = re.compile(
     r"(?:(?<=[\s:=(,])|^)(?:(?:np\.float\d+|tensor|array|Array)\()?(?P<num>[+\-\u2212]?(?:\d+\.\d*|\.\d+|\d+)"
-    r"(?:[eE][+\-]?\d+)?)(?![\w.\[/×x%^])")
+    r"(?:[eE][+\-]?\d+)?)(?P<comma>,\d+)?(?![\w.\[/×x%^])")   # comma: a decimal comma, refused below
 _LABEL_TAIL = re.compile(r"(?:=|:=|:|≈|~|\bis\b|\bof\b|\bwas\b|\bequals\b|\bbecomes\b|\bgives\b|\bto\b|\bat\b)\s*$",
                          re.IGNORECASE)
 _NAME = re.compile(r"([A-Za-z_][\w.\[\]']*)\s*(?:=|:=|:)\s*$")
@@ -288,6 +288,10 @@ def _scalars(text: str, line0: int, starts: list[int], spans: list[tuple[int, in
             before = line[prev_end:m.start()]
             prev_end = m.end()
             if not _LABEL_TAIL.search(before):
+                continue
+            if m.group("comma"):             # '0,1' would read as 0: say why it is not read instead
+                out.append(Found(before.strip(), _name(before), None, line0 + k, _clip(line.strip()), "scalar", "",
+                                 token_problem(m.group("num") + m.group("comma"))))
                 continue
             parsed = parse_number(m.group("num"))
             if parsed is None:

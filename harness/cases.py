@@ -118,8 +118,15 @@ BUILTIN = {
 
 def builtin(name: str) -> Problem:
     if name not in BUILTIN:
-        raise UserError(f"unknown case {name!r}; built-in cases: {', '.join(BUILTIN)} (or give a FILE.toml)")
+        raise _unknown(name)
     return BUILTIN[name]()
+
+
+def _unknown(name: str) -> UserError:
+    import difflib
+    close = difflib.get_close_matches(name, BUILTIN, n=1, cutoff=0.6)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    return UserError(f"unknown case {name!r}{hint}; built-in cases: {', '.join(BUILTIN)} (or give a FILE.toml)")
 
 
 def resolve(spec: str | None) -> Problem:
@@ -131,4 +138,4 @@ def resolve(spec: str | None) -> Problem:
         return builtin(spec)
     if path.suffix.lower() == ".toml" or path.exists():
         return load_case_file(path)
-    raise UserError(f"unknown case {spec!r}; built-in cases: {', '.join(BUILTIN)} (or give a FILE.toml)")
+    raise _unknown(spec)

@@ -56,6 +56,19 @@ def _version() -> str:
         return "0.1.0"
 
 
+def _mistyped_command(argv: list[str]) -> str | None:
+    """The command a first word like 'explian' was meant to be — unless it is a case or a file."""
+    import difflib
+    import os
+    if not argv or argv[0].startswith("-") or os.path.exists(argv[0]):
+        return None
+    from .cases import BUILTIN
+    if argv[0] in BUILTIN:
+        return None
+    close = difflib.get_close_matches(argv[0], COMMANDS, n=1, cutoff=0.75)
+    return close[0] if close else None
+
+
 def _terminate(signum, frame):  # SIGTERM unwinds like Ctrl-C, so temp files are removed
     raise KeyboardInterrupt
 
@@ -69,6 +82,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
     if not set(argv) & {*COMMANDS, "-h", "--help", "--version"}:
+        typo = _mistyped_command(argv)
+        if typo:
+            print(f"crossgrad: error: unknown command {argv[0]!r} (did you mean {typo!r}?); "
+                  f"commands: {', '.join(COMMANDS)}", file=sys.stderr)
+            return 2
         argv = ["check", *argv]          # no command: `crossgrad [--json] [CASE]` is a check
     args = parser.parse_args(argv)
     from .errors import UserError
@@ -80,8 +98,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("crossgrad: interrupted", file=sys.stderr)
         return 130
-    except BrokenPipeError:
-        return 0
+    except BrokenPipeError:  # the reader stopped early (`| head`): exit as a tool killed by SIGPIPE does,
+        _drop_stdout()       # not 0 — the verdict was never fully delivered
+        return 128 + 13
     except SystemError as exc:  # Ctrl-C inside a C call (e.g. on Fractions) can arrive wrapped like this
         if isinstance(exc.__cause__ or exc.__context__, KeyboardInterrupt):
             print("crossgrad: interrupted", file=sys.stderr)
@@ -89,6 +108,15 @@ def main(argv: list[str] | None = None) -> int:
         return _internal_error(args, exc)
     except Exception as exc:  # a bug in crossgrad, not in the input
         return _internal_error(args, exc)
+
+
+def _drop_stdout() -> None:
+    """Point stdout at /dev/null, so that flushing it at exit does not raise BrokenPipeError again."""
+    import os
+    try:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
 
 
 def _internal_error(args, exc: Exception) -> int:

@@ -31,7 +31,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--operation", choices=("cross_correlation", "convolution"), help="override the operation")
     parser.add_argument("--activation", choices=("none", "relu"), help="override the activation")
     parser.add_argument("--json", action="store_true", help="print one JSON object on stdout instead of the table")
-    parser.add_argument("--out", default="results", metavar="DIR", help="report folder (default: results)")
+    parser.add_argument("--out", default="reports", metavar="DIR",
+                        help="report folder (default: reports, git-ignored; the committed runs are in results/)")
     parser.add_argument("--no-report", action="store_true", help="write no report files")
 
 
@@ -88,6 +89,9 @@ def run(args) -> int:
             names = GPU_DEFAULT
     config = Config(dtype=args.dtype, device=device, precision=args.precision, deterministic=args.deterministic)
     problem = _problem(args)
+    if not args.no_report:
+        from .atomic import ready_folder
+        ready_folder(args.out)
     try:
         result = run_all(problem, names, config, strict=strict)
     except UserError as exc:  # name the case file in front of "problem"

@@ -139,17 +139,8 @@ def _why_not(name: str, problem: Problem, config: Config) -> str | None:
         return reason
     if name == "exact":
         return exact_too_big(problem)
-    mod = impls.load(name)
-    for check in ("unavailable_for",):
-        fn = getattr(mod, check, None)
-        if fn is not None:
-            try:
-                reason = fn(problem, config)
-            except TypeError:
-                reason = fn(config)
-            if reason:
-                return reason
-    return None
+    fn = getattr(impls.load(name), "unavailable_for", None)
+    return fn(problem, config) if fn is not None else None
 
 
 def run_all(problem: Problem, names: tuple[str, ...], config: Config, *, strict: bool = False) -> RunResult:

@@ -50,8 +50,8 @@ BLOCK_BYTES = 8 << 20            # the most one block's `cols` may take (per wor
 PARALLEL_MIN_MACS = 2_000_000    # below this many multiply-adds per step, threads cost more than they save
 
 
-def unavailable_dtype(dtype: str) -> str | None:
-    return None if dtype in DTYPES else f"NumPy has no {dtype}"
+def unavailable_for(problem, config: Config) -> str | None:
+    return None if config.dtype in DTYPES else f"NumPy has no {config.dtype}"
 
 
 class Geometry:

@@ -87,3 +87,46 @@ def test_interrupt_wrapped_in_a_system_error_still_exits_130(capsys, monkeypatch
     monkeypatch.setattr(manual, "run", interrupted_in_c)
     assert main(["check", "--impl", "exact,manual", "--no-report"]) == 130
     assert "interrupted" in capsys.readouterr().err
+
+
+def test_a_reader_that_stops_early_gives_the_sigpipe_status_not_success(capsys, monkeypatch):
+    import harness.cmd_verify as cmd
+
+    def broken(args):
+        raise BrokenPipeError
+
+    monkeypatch.setattr(cmd, "run", broken)
+    rc = main(["verify", str(ROOT / "examples" / "seed.toml")])
+    assert rc == 141, f"observed exit {rc}, expected 141 (128 + SIGPIPE): a cut-off verdict is not a success"
+
+
+@pytest.mark.parametrize("command", [["check"], ["sweep", "--count", "2"],
+                                     ["bench", "--shape", "1,1,1,3,2", "--impl", "manual", "--repeat", "1"]],
+                         ids=["check", "sweep", "bench"])
+@pytest.mark.parametrize("where", ["file", "below-a-file"])
+def test_a_report_folder_that_cannot_be_one_is_exit_2_before_any_work(tmp_path, capsys, command, where):
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    out = afile if where == "file" else afile / "sub"
+    rc = main([*command, "--out", str(out)])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and len(err.splitlines()) == 1 and "--out" in err, f"observed exit {rc}, stderr {err!r}"
+    assert afile.read_text() == "x", "the file in the way is left as it was"
+
+
+def test_check_in_a_dtype_numpy_lacks_skips_manual_and_sweep_with_nothing_to_compare_is_exit_2(capsys):
+    assert main(["check", "--dtype", "bfloat16", "--impl", "exact,manual"]) == 2
+    assert "manual is unavailable: NumPy has no bfloat16" in capsys.readouterr().err
+    assert main(["sweep", "--count", "2", "--impl", "manual", "--dtype", "bfloat16", "--no-report"]) == 2
+    assert "nothing to compare in bfloat16" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv, expected", [
+    (["explian", "seed"], "unknown command 'explian' (did you mean 'explain'?)"),
+    (["verfy", "x.toml"], "unknown command 'verfy' (did you mean 'verify'?)"),
+    (["sed"], "unknown case 'sed' (did you mean 'seed'?)"),
+], ids=["command-typo", "command-typo-2", "case-typo"])
+def test_a_typo_gets_a_suggestion_and_exit_2(capsys, argv, expected):
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert expected in err and len(err.splitlines()) == 1, f"observed {err!r}, expected …{expected}…"

@@ -140,7 +140,7 @@ def command(settings, out_dir: str) -> str:
     return f"{program()} {shlex.join(args + ['--out', out_dir])}"
 
 
-def to_dict(result: SweepResult, case_files: dict | None = None, out_dir: str = "results") -> dict:
+def to_dict(result: SweepResult, case_files: dict | None = None, out_dir: str = "reports") -> dict:
     s = result.settings
     case_files = case_files or {}
     gs = []
@@ -291,15 +291,11 @@ def render(d: dict, paths=(), file=None) -> None:
     head = (f"crossgrad sweep · seed {s['seed']} · {s['device']} · {s['dtype']}: {d['configurations_run']} "
             f"configurations in {d['seconds']:.1f} s ({d['configurations_per_second']:.1f}/s)")
     console.print(head + (" — interrupted, partial summary" if d["interrupted"] else ""))
-    split = Table(title="time per part (s)", title_justify="left")
-    for k in d["time_split_seconds"]:
-        split.add_column(k, justify="right")
-    split.add_row(*(f"{v:.2f}" for v in d["time_split_seconds"].values()))
-    console.print(split)
+    console.print("time per part (s): " + ", ".join(f"{k} {v:.2f}" for k, v in d["time_split_seconds"].items()))
     for name, reason in d["unavailable"].items():
         console.print(f"{name}: unavailable: {reason}")
     if d["skipped"]:
-        console.print(f"{skipped_line(d, s['dtype'])} (see the report)")
+        console.print(skipped_line(d, s["dtype"]) + (" (see the report)" if paths else ""))
     if d["mismatch_groups"]:
         t = Table(title="mismatches by cause", title_justify="left")
         for col in ("impl", "quantity", "configs", "features all have", "smallest found"):

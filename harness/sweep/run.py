@@ -21,6 +21,7 @@ from impls.base import Config
 
 from .. import tolerance
 from ..compare import Mismatch, compare
+from ..errors import UserError
 from ..problem import Problem
 from ..run import reference_for
 from .draw import DEFAULT_MAX_SIZE, Case, draw_case
@@ -102,9 +103,6 @@ def available(names: tuple[str, ...], problem: Problem, config: Config) -> tuple
         fn = getattr(impls.load(name), "unavailable_for", None) if not reason else None
         if fn is not None and name != "fd":     # fd's limit is the case's size: checked per case
             reason = fn(problem, config)
-        dtype_check = getattr(impls.load(name), "unavailable_dtype", None) if not reason else None
-        if dtype_check is not None:
-            reason = dtype_check(config.dtype)
         if reason:
             missing[name] = reason
         else:
@@ -289,6 +287,9 @@ def _sweep(settings: Settings, progress=None, stop: _Deferred | None = None) -> 
         if indices:
             first = draw_case(settings.seed, indices[0], settings.max_size, settings.dtype).problem
             names, result.unavailable = available(names, first, config)
+            if not any(n != "exact" for n in names):     # exact alone compares nothing with itself
+                raise UserError("nothing to compare in " + settings.dtype + ": "
+                                + "; ".join(f"{n}: {r}" for n, r in result.unavailable.items()), "--impl")
             # first calls pay one-time costs (imports, kernel set-up): timed apart from the per-impl split
             t1 = time.perf_counter()
             try:

@@ -638,3 +638,131 @@ def test_a_decimal_comma_learning_rate_is_refused_not_read_as_zero(tmp_path, sty
     with pytest.raises(UserError) as err:
         read_document(path)
     assert message in str(err.value), f"observed {err.value}, expected …{message} ({style})"
+
+
+# --- plain-text labels: dL/d<name>, update chains, a loss divided at the end --------------------------------
+# Expected values: the seed problem worked by hand with Fractions (Ŷ = x ⋆ W; ∂L/∂Ŷ = 2(Ŷ − Y)/4;
+# ∂L/∂W = x ⋆ ∂L/∂Ŷ; W' = W − 0.1·∂L/∂W).
+
+PLAIN = """Convolution exercise
+
+Input x = [[1, 2, 1], [0, 1, 2], [2, 1, 0]]
+Filter W = [[0.5, 0.2], [0.3, 0.7]]
+Target Y = [[1, 2], [2, 1]]
+MSE loss L = mean((Yhat - Y)^2)
+learning rate lr = 0.1
+Yhat = [[1.6, 2.9], [1.5, 1.2]]
+{loss}
+{grad} = [[0.3, 0.45], [-0.25, 0.1]]
+dL/dW = [[1.3, 1.0], [0.05, 0.95]]
+{update} = [[0.37, 0.1], [0.295, 0.605]]
+"""
+DL_DY = [["0.3", "0.45"], ["-0.25", "0.1"]]
+DL_DW = [["1.3", "1"], ["0.05", "0.95"]]
+W_NEW = [["0.37", "0.1"], ["0.295", "0.605"]]
+
+
+def plain(tmp_path, ext: str, loss: str = "L = 0.365", grad: str = "dL/dYhat", update: str = "W_new"):
+    return read_document(doc(tmp_path, PLAIN.format(loss=loss, grad=grad, update=update), name="d." + ext))
+
+
+def claimed(d, quantity: str):
+    c = d.iterations[0].get(quantity)
+    assert c is not None, f"observed no {quantity} claim, expected one (claims {sorted(d.iterations[0])})"
+    return c.value
+
+
+GRAD_NAMES = ["dL/dYhat", "dL/dY_hat", "dL/dyhat", "dL/dYpred", "dL/dy_pred", "dL/dpred", "dL/dout",
+              "dL/doutput", "dL/dA", "∂L/∂Ŷ", "dL/dŷ", "dL/dZ", "dL_dyhat", "So dL/dYhat ="]
+
+
+@pytest.mark.parametrize("ext", ["txt", "md"])
+@pytest.mark.parametrize("grad", GRAD_NAMES, ids=GRAD_NAMES)
+def test_plain_text_gradient_of_the_output_is_not_the_filter_gradient(tmp_path, ext, grad):
+    """dL/dYhat was read as ∂L/∂W (the default of a gradient phrase): 'two different values for ∂L/∂W'."""
+    d = plain(tmp_path, ext, grad=grad.removesuffix(" ="))
+    assert np.array_equal(claimed(d, "grad_output"), exact(DL_DY)), \
+        f"observed ∂L/∂Ŷ {claimed(d, 'grad_output').tolist()}, expected {DL_DY} ({grad}, .{ext})"
+    assert np.array_equal(claimed(d, "grad_filter"), exact(DL_DW)), \
+        f"observed ∂L/∂W {claimed(d, 'grad_filter').tolist()}, expected {DL_DW} ({grad}, .{ext})"
+
+
+@pytest.mark.parametrize("name, quantity", [
+    ("W", "grad_filter"), ("w", "grad_filter"), ("K", "grad_filter"), ("F", "grad_filter"), ("filter", "grad_filter"),
+    ("kernel", "grad_filter"), ("weights", "grad_filter"), ("x", "grad_input"), ("X", "grad_input"),
+    ("I", "grad_input"), ("input", "grad_input"), ("b", "grad_bias"), ("bias", "grad_bias"), ("Yhat", "grad_output"),
+    ("Y_hat", "grad_output"), ("y_pred", "grad_output"), ("Ypred", "grad_output"), ("pred", "grad_output"),
+    ("out", "grad_output"), ("output", "grad_output"), ("A", "grad_output"), ("Ŷ", "grad_output"),
+    ("Z", "grad_output"), ("foo", "skip"), ("lr", "skip"),
+], ids=lambda v: str(v))
+def test_dL_d_name_maps_by_the_name(name, quantity):
+    for text in (f"dL/d{name} =", f"∂L/∂{name}:"):
+        label = prose_label(text)
+        assert label is not None and label.quantity == quantity, \
+            f"observed {label and label.quantity}, expected {quantity} for {text!r}"
+        assert label.pre_activation == (name == "Z"), f"observed pre_activation {label.pre_activation} for {text!r}"
+
+
+@pytest.mark.parametrize("ext", ["txt", "md"])
+def test_an_unknown_gradient_name_is_skipped_not_the_filter_gradient(tmp_path, ext):
+    d = plain(tmp_path, ext, grad="dL/dfoo")
+    assert "grad_output" not in d.iterations[0], f"observed claims {sorted(d.iterations[0])}"
+    assert np.array_equal(claimed(d, "grad_filter"), exact(DL_DW)), f"observed {claimed(d, 'grad_filter').tolist()}"
+    assert any("dL/dfoo" in s and "line 10" in s for s in d.skipped), f"observed skipped {d.skipped}"
+
+
+UPDATES = ["W_new = W - lr * dL/dW", "W_new = W - lr * grad", "W' = W - 0.1 * dL/dW", "W' = W - η·∂L/∂W", "W'",
+           "With lr = 0.1, the new filter W_new = W - lr * dL/dW"]
+
+
+@pytest.mark.parametrize("ext", ["txt", "md"])
+@pytest.mark.parametrize("update", UPDATES, ids=UPDATES)
+def test_an_update_chain_is_labelled_by_its_leftmost_side(tmp_path, ext, update):
+    """`W_new = W - lr * dL/dW = [[…]]` was read as the gradient (the name inside the formula)."""
+    d = plain(tmp_path, ext, update=update)
+    assert np.array_equal(claimed(d, "updated_filter"), exact(W_NEW)), \
+        f"observed W' {claimed(d, 'updated_filter').tolist()}, expected {W_NEW} ({update}, .{ext})"
+    assert np.array_equal(d.problem.layout.to_user("filter", d.problem.w), exact([["0.5", "0.2"], ["0.3", "0.7"]]))
+
+
+def test_a_wrong_update_chain_is_a_wrong_update_not_a_second_gradient(tmp_path):
+    # W − 0.2·∂L/∂W (a different learning rate): a claim of W' that verify can call wrong
+    text = PLAIN.format(loss="L = 0.365", grad="dL/dYhat", update="W_new = W - lr * dL/dW").replace(
+        "[[0.37, 0.1], [0.295, 0.605]]", "[[0.24, 0.0], [0.29, 0.51]]")
+    d = read_document(doc(tmp_path, text, name="d.txt"))
+    assert np.array_equal(claimed(d, "updated_filter"), exact([["0.24", "0"], ["0.29", "0.51"]]))
+    assert np.array_equal(claimed(d, "grad_filter"), exact(DL_DW))
+
+
+@pytest.mark.parametrize("formula, expected", [
+    ("(1.5^2 + 0.5^2 + 2^2 + 1.5^2) / 4", ("frac", 4)), ("((1 - 1.6)^2 + (2 - 2.9)^2)/2", ("frac", 2)),
+    ("(0.6^2 + 0.9^2) / 8", ("frac", 8)), ("[(0.6)^2 + (0.9)^2] / n", "mean"), ("(0.6^2 + 0.9^2) / (2n)", "half_mean"),
+    ("(0.6² + 0.9²) / 4", ("frac", 4)), (r"\frac{(1-1.6)^2 + (2-2.9)^2}{4}", ("frac", 4)),
+    (r"\sum (Y - \hat{Y})^2 / 4", ("frac", 4)), ("(0.6^2 + 0.9^2) * 0.25", None), ("3 (0.6^2 + 0.9^2)", None),
+    ("(1 - 1.6)^2 + (2 - 2.9)^2", "sum"), ("1/4 * (0.36 + 0.81)", None),
+], ids=lambda v: str(v))
+def test_a_sum_of_squares_divided_at_the_end(formula, expected):
+    from harness.importer.textmath import to_latexish
+    assert classify_loss_formula(to_latexish(formula)) == expected, \
+        f"observed {classify_loss_formula(to_latexish(formula))!r}, expected {expected!r} for {formula!r}"
+
+
+@pytest.mark.parametrize("ext", ["txt", "md"])
+@pytest.mark.parametrize("loss, convention", [
+    ("L = ((1 - 1.6)^2 + (2 - 2.9)^2 + (2 - 1.5)^2 + (1 - 1.2)^2) / 4 = 0.365", "mean"),
+    ("L = (0.6^2 + 0.9^2 + 0.5^2 + 0.2^2) / 4 = 0.365", "mean"),
+    ("L = 1/4 * (0.36 + 0.81 + 0.25 + 0.04) = 0.365", "mean"),
+    ("L = 1.46 / 4 = 0.365", "mean"),
+    ("L = (0.6^2 + 0.9^2 + 0.5^2 + 0.2^2) * 0.25 = 0.365", "mean"),
+], ids=["squares-over-n", "squares-over-n-2", "one-over-n-first", "total-over-n", "unread-factor"])
+def test_a_loss_divided_at_the_end_is_the_mean(tmp_path, ext, loss, convention):
+    """`L = (…)/4` was read as loss = sum, overriding the stated MSE: the correct L = 0.365 was called wrong."""
+    d = plain(tmp_path, ext, loss=loss)
+    assert d.problem.loss == convention, f"observed loss {d.problem.loss}, expected {convention} ({loss}, .{ext})"
+    assert claimed(d, "loss")[()] == F("0.365"), f"observed L {claimed(d, 'loss')[()]}"
+
+
+def test_a_formula_overriding_a_stated_convention_is_reported(tmp_path):
+    d = plain(tmp_path, "txt", loss="L = (0.6^2 + 0.9^2 + 0.5^2 + 0.2^2) / 2 = 0.73")
+    assert d.problem.loss == "half_sum", f"observed loss {d.problem.loss}, expected half_sum (from line 9)"
+    assert any("line 6" in n and "'mean'" in n and "half_sum" in n for n in d.notes), f"observed notes {d.notes}"

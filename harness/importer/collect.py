@@ -16,7 +16,7 @@ from .latex import Equation, Value, parse_math
 from .numbers import parse_number
 from .plaintext import Found, scan
 from .segments import Segment
-from .textmath import parse_block
+from .textmath import parse_block, split_relations, to_latexish
 
 SCALAR_QUANTITIES = ("loss", "learning_rate", "stride", "loss_or_error", "padding")
 BIAS = ("bias", "grad_bias", "updated_bias")
@@ -325,11 +325,15 @@ def _quoted(t: str) -> str:
 def _found(f: Found, out: Collected, context, code: bool) -> bool:
     """Add what a plain-text value says; True when it was used (or skipped on purpose)."""
     label = None
-    label_text = f.label_text.replace("\u2063", " ").strip()
-    bare = label_text.rstrip(":=").strip().strip("'\"").strip()
+    label_text = _chain_start(f.label_text.replace("\u2063", " ").strip())
+    bare = _unquoted(label_text.rstrip(":=").strip())
     written = _quoted(label_text)   # the label as written (for a value that cannot be read)
     if bare and re.fullmatch(r"[A-Za-z_][\w.]*(\[\d+\])*", bare):
         label = code_label(bare) or latex_label(bare) or prose_label(bare)
+        written = bare
+    elif bare and len(bare) <= 40 and re.fullmatch(r"[^\s=]+", bare) and \
+            latex_label(to_latexish(bare)) is not None:   # a symbol: W', Ŷ, ∂L/∂W, W^(1)
+        label = latex_label(to_latexish(bare))
         written = bare
     elif label_text:
         if f.style != "scalar" and not re.search(r"(=|:|\bis|\bare|≈)\s*$", label_text):
@@ -365,6 +369,28 @@ def _found(f: Found, out: Collected, context, code: bool) -> bool:
         label = Label(label.quantity, label.index, label.iteration, label.next_iteration, label.initial,
                       label.pre_activation, label.reason, approx=True)
     return _add(out, label, f.value, f.line, f.text, f.style, context)
+
+
+_CLAUSE = re.compile(r".*(?:[,;:]|\.(?!\d)|\b(?:so|then|thus|hence|and|is|are|gives|get)\b)\s", re.IGNORECASE)
+
+
+def _chain_start(label_text: str) -> str:
+    """In a chain `A = expression = value`, the label is A, the leftmost side ("W_new = W - lr * dL/dW =" ->
+    "W_new ="), as in LaTeX. The chain starts after the clause it is part of ("With η = 0.1, W' =" -> "W' =")."""
+    sides, _ = split_relations(label_text)
+    if len(sides) < 3 or sides[-1].strip():
+        return label_text
+    for k in range(len(sides) - 2, -1, -1):
+        m = _CLAUSE.match(sides[k])
+        start = sides[k][m.end():].strip() if m else ""
+        if start or k == 0:
+            return (start or sides[0].strip()) + " ="
+    return label_text
+
+
+def _unquoted(s: str) -> str:
+    """'Kernel' and "w" lose their quotes; a prime (W') stays."""
+    return s[1:-1].strip() if len(s) >= 2 and s[0] == s[-1] and s[0] in "'\"" else s
 
 
 def _clip(t: str, n: int = 70) -> str:

@@ -62,11 +62,52 @@ def classify_loss_formula(latex: str):
     if coef is None:
         if re.search(r"\\operatorname\{mean\}|mean", s):
             return "mean"
+        after = _divided(s)   # (…)/4, \frac{(…)}{4}: the divisor written after the sum
+        if after is not None:
+            return _by(after)
+        if _OUTSIDE_FACTOR.search(_outside_groups(_POWER.sub("", s))):
+            return None   # a factor we do not read ((…) * 0.25, 3(…)): not a convention to trust
         # an unread coefficient in front (\frac{3}{7}\sum…) says nothing we can trust
         return "sum" if re.match(r"^(?:\\sum|Σ|∑|\(|\[|\\left|\\\||\\lVert|[A-Za-z])", s) else None
     if coef.group("half"):
         return "half_sum"
-    d = (coef.group("d") or coef.group("d1") or coef.group("d2") or coef.group("d3") or "").replace(" ", "")
+    return _by((coef.group("d") or coef.group("d1") or coef.group("d2") or coef.group("d3") or "").replace(" ", ""))
+
+
+_POWER = re.compile(r"\^\{?\d+\}?|\*\*\s*\d+")
+_OUTSIDE_FACTOR = re.compile(r"[*/]|\\cdot|\\times|\\div|÷|^\d|\d$")
+
+
+def _outside_groups(s: str) -> str:
+    """s with what is inside (), [] and {} removed: the operators at the top level."""
+    out, depth = [], 0
+    for c in s:
+        if c in "([{":
+            depth += 1
+        elif c in ")]}":
+            depth = max(0, depth - 1)
+        elif depth == 0:
+            out.append(c)
+    return "".join(out)
+
+
+def _divided(s: str) -> str | None:
+    """The divisor of a sum of squares written before it: `(…)/4`, `[…] / (2n)`, `\frac{(…)^2 + …}{4}`."""
+    m = re.fullmatch(r"\\[dtc]?frac\{(?P<body>.+)\}\{(?P<d>[^{}]+)\}", s)
+    if m and _outside_groups(m.group("body")).count("}{") == 0 and _SQUARED.search(m.group("body")):
+        return m.group("d").replace(" ", "")
+    top = _outside_groups(_POWER.sub("", s))
+    if top.count("/") != 1 or not re.search(r"/\(?[\w\\]*\)?$", top):
+        return None   # one division, and nothing after its divisor
+    k = s.rindex("/")
+    body, d = s[:k], s[k + 1:]
+    if not _SQUARED.search(body) or re.search(r"[*/]|\\cdot|\\times|\\div", _outside_groups(_POWER.sub("", body))):
+        return None
+    return d.strip("()").replace(" ", "") if d.startswith("(") and d.endswith(")") else d.replace(" ", "")
+
+
+def _by(d: str):
+    """The convention of 1/d in front of (or dividing) a sum of squares."""
     if d == "2":
         return ("frac", 2)
     m = re.fullmatch(r"2(?:\\cdot|\*|\\times)?(\w+)", d)
@@ -127,8 +168,9 @@ def resolve_loss(hints: list[Hint], n_out: int) -> tuple[str | None, Hint | None
         return None, None, []
     top = max(h.strength for h, _ in resolved)
     chosen_hint, chosen = next((h, v) for h, v in resolved if h.strength == top)
+    # a disagreeing formula, or a convention stated in words that the formula overrides: reported, not dropped
     notes = [f"the loss at {h.where()} reads as {v!r}, but {chosen!r} was taken from {chosen_hint.where()}"
-             for h, v in resolved if v != chosen and h.strength == top]
+             for h, v in resolved if v != chosen]
     return chosen, chosen_hint, notes
 
 

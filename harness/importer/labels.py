@@ -104,14 +104,23 @@ def latex_label(latex: str, y_is_output: bool = False) -> Label | None:
         num = (m.groupdict().get("num") or "L").strip("()")
         if not _LOSS_NUM.match(num):
             return None
-        base = _base(m["den"], y_is_output)
-        if base is None or base.quantity not in _GRAD_OF or base.quantity == "skip":
-            return None
-        if base.iteration is not None or base.next_iteration:
-            return None
-        return Label(_GRAD_OF[base.quantity], base.index,
-                     pre_activation=base.quantity == "output" and m["den"].startswith(("Z", "O", "z", "o", "S")))
+        return _gradient_of(m["den"], y_is_output)
     return _base(s, y_is_output)
+
+
+def _gradient_of(den: str, y_is_output: bool = False) -> Label | None:
+    """∂L/∂<den> by what <den> names: a symbol (W, \\hat{Y}, Y_{pred}, Z_{00}) or a code name (Yhat, y_pred,
+    out, kernel); None when <den> names no quantity with a gradient."""
+    base = _base(den, y_is_output)
+    if base is None and re.fullmatch(r"[A-Za-z_]\w*", den):
+        base = code_label(den)
+    if base is None or base.quantity not in _GRAD_OF:
+        return None
+    if base.iteration is not None or base.next_iteration:
+        return None
+    # Z (O, S): the convolution's own output, before an activation; Ŷ, A, out, pred: what the loss sees
+    pre = base.quantity == "output" and re.match(r"[ZOzoS](?![A-Za-z])", den) is not None
+    return Label(_GRAD_OF[base.quantity], base.index, pre_activation=pre)
 
 
 def _base(s: str, y_is_output: bool) -> Label | None:
@@ -220,12 +229,16 @@ _WRT = _P(r"(?:with respect to|w\.?\s?r\.?\s?t\.?|\bwrt\b|\bof\b|\bfor\b|\bon\b)
           r"(input|image|x\b|filter|kernel|weights?|w\b|output|prediction|feature map|activation|relu|bias|"
           r"y\b|ŷ|z\b|o\b|loss)")
 _GRAD_WORDS = [
-    (_P(r"\b(upstream|incoming|output|grad_out|error)\s+(gradient|grad|signal)|\bgrad_out(put)?\b|\bdelta\b|δ|"
-        r"\bdL/d(Y|O|Z|out|Ŷ)\b"), "grad_output"),
-    (_P(r"\b(input|image)\s+gradients?\b|\bdL/d(X|I|x|in)\b"), "grad_input"),
-    (_P(r"\b(filter|kernel|weights?)\s+gradients?\b|\bdL/d(W|K|w|k)\b"), "grad_filter"),
-    (_P(r"\bbias\s+gradients?\b|\bdL/db\b"), "grad_bias"),
+    (_P(r"\b(upstream|incoming|output|grad_out|error)\s+(gradient|grad|signal)|\bgrad_out(put)?\b|\bdelta\b|δ"),
+     "grad_output"),
+    (_P(r"\b(input|image)\s+gradients?\b"), "grad_input"),
+    (_P(r"\b(filter|kernel|weights?)\s+gradients?\b"), "grad_filter"),
+    (_P(r"\bbias\s+gradients?\b"), "grad_bias"),
 ]
+# a gradient written as a symbol in text: dL/dYhat, ∂L/∂Ŷ, dL/dW₀₀, (∂L)/(∂x)
+_GRAD_SYMBOL = re.compile(r"(?<![\w∂])\(?(?:∂|d)(?:L|E|J|C|Loss|loss|ℒ)\)?\s*/\s*"
+                          r"\(?(?:∂|d)\s*(?P<den>[^\s=:≈,;()]+)\)?")
+_SYMBOL_ENDS = re.compile(r"^[\s.]*(?:=|:|≈|:=|\bis\b|\bare\b|\bequals\b)?\s*$", re.IGNORECASE)
 _KEYWORDS = [  # (pattern, quantity); the earliest match in the text wins
     (_P(r"\b(flip\w*|rotat\w*|flip of the|rot180)\s+(the\s+)?(filter|kernel|weights?)\b|"
         r"\b(filter|kernel)\s+(flipped|rotated|turned)\b"), "skip:the flipped kernel (an intermediate)"),
@@ -274,6 +287,11 @@ def prose_label(text: str) -> Label | None:
             return Label("skip", reason=f"{reason} ({_clip(t)})")
     approx = bool(_APPROX.search(t))
     if _PROSE_GRAD_FAMILY.search(t):
+        symbols = [(m, _symbol_label(m)) for m in _GRAD_SYMBOL.finditer(t)]
+        # the symbol the text ends with ("so dL/dYhat =") is what it labels, known or not
+        if symbols and _SYMBOL_ENDS.match(t[symbols[-1][0].end():]):
+            m, label = symbols[-1]
+            return label or Label("skip", reason=f"{m.group(0)} names no quantity of the pipeline ({_clip(t)})")
         for m in _WRT.finditer(t):
             q = _WRT_QUANTITY.get(m.group(1).lower())
             if q:
@@ -281,6 +299,10 @@ def prose_label(text: str) -> Label | None:
         for pattern, q in _GRAD_WORDS:
             if pattern.search(t):
                 return Label(q)
+        if symbols:   # a symbol in mid-sentence: the first that names a quantity; none: not a claim
+            label = next((lab for _, lab in symbols if lab is not None), None)
+            return label or Label("skip", reason=f"{symbols[0][0].group(0)} names no quantity of the pipeline "
+                                                 f"({_clip(t)})")
         return Label("grad_filter")
     best = None
     if _KEYWORDS[3][0].search(t):  # "output after ReLU" is the activation
@@ -296,6 +318,12 @@ def prose_label(text: str) -> Label | None:
         return Label("skip", reason=f"{q[5:]} ({_clip(t)})")
     return Label(q, next_iteration=bool(_NEXT.search(t)) and q not in ("updated_filter", "updated_bias"),
                  initial=bool(_INITIAL.search(t)) and q in ("loss", "output", "activation"), approx=approx)
+
+
+def _symbol_label(m: re.Match) -> Label | None:
+    from .textmath import to_latexish   # (textmath reads labels: imported here, not at the top)
+    den = normalize(to_latexish(m.group("den"))).rstrip(".")
+    return _gradient_of(den)
 
 
 def _clip(t: str, n: int = 60) -> str:

@@ -158,7 +158,7 @@ def _outside(line: str, spans) -> str:
     return "".join(out)
 
 
-def _split_relations(s: str) -> tuple[list[str], list[str]]:
+def split_relations(s: str) -> tuple[list[str], list[str]]:
     sides, rels, depth, start = [], [], 0, 0
     for k, c in enumerate(s):
         if c in "([{":
@@ -174,7 +174,7 @@ def _split_relations(s: str) -> tuple[list[str], list[str]]:
 
 
 def _sides(s: str, line: int, matrices: list[Value | str | None]) -> Equation | None:
-    parts, rels = _split_relations(s)
+    parts, rels = split_relations(s)
     if len(parts) < 2:
         return None
     sides = []

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from harness.cli import main
+from harness.derivation import Source
 from harness.verify import verify
 from verify_reference import SEED_W, SEED_X, SEED_Y, claim, derivation, problem, rounded, step
 
@@ -96,3 +97,24 @@ def test_relu_given_in_problem_checks_activation():
                act="relu", lr=Fraction(1, 10))
     v = verify(derivation(p, [{"activation": ref["activation"][0, 0], "grad_filter": ref["grad_filter"][0, 0]}]))
     assert v.verdict == "ok", f"observed {[(s.step, s.status) for s in v.steps]}"
+
+
+# W' = W − η·∂L/∂W with η = 1/3: the bottom-right entry is 0.7 − 0.95/3 = 1.15/3 = 0.38333…, written 0.3833.
+# The note that lists the entries accepted as rounded names it as the document numbers it.
+ROUNDED_POSITION = {
+    "one_based": ({"indexing": Source("read", "1-based: line 1, W_{11} (no index 0 written)")}, "((2,2))"),
+    "zero_based": ({"indexing": Source("read", "0-based: line 1, W_{00}")}, "((1,1))"),
+    "unnumbered": ({}, "((1,1); indices 0-based)"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(ROUNDED_POSITION))
+def test_rounded_entry_named_in_the_documents_numbering(name):
+    conventions, expected = ROUNDED_POSITION[name]
+    p = _seed_problem(lr=Fraction(1, 3))
+    value = np.array([[None, None], [None, Fraction("0.3833")]], dtype=object)
+    v = verify(derivation(p, [{"updated_filter": claim("updated_filter", value, 4)}], conventions=conventions))
+    s = v.steps[0]
+    assert s.status == "ok" and s.message == f"right (accepted as rounded to 4 decimals {expected})", \
+        f"observed {s.status} {s.message!r}, expected 'accepted as rounded to 4 decimals {expected}' ({name})"
+    assert [e.index for e in s.entries] == [(1, 1)], f"observed entry indices {[e.index for e in s.entries]}, expected 0-based (1, 1)"

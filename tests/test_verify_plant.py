@@ -172,16 +172,22 @@ def test_update_sign(case):
     assert status == "wrong" and "update_sign" in found, f"observed {status} {found}, expected update_sign"
 
 
-@SETTINGS
-@given(cases(), st.data())
-def test_arithmetic(case, data):
-    p, ref, _ = case
+def _slip(ref, data):
+    """∂L/∂W with 1/7 added to one drawn entry (flat index i) that has at least two nonzero neighbours."""
     g = ref["grad_filter"].copy()
     flat = g.reshape(-1)
     assume(flat.size >= 4)
     i = data.draw(st.integers(0, flat.size - 1))
     assume(sum(1 for k, v in enumerate(flat) if k != i and v != 0) >= 2)
     flat[i] += Fraction(1, 7)
+    return g, i
+
+
+@SETTINGS
+@given(cases(), st.data())
+def test_arithmetic(case, data):
+    p, ref, _ = case
+    g, i = _slip(ref, data)
     v = verify(derivation(p, [{"grad_filter": g}]))
     status, found = codes(v, "grad_filter")
     assert status == "wrong" and found == ["arithmetic"], f"observed {status} {found}, expected arithmetic only"
@@ -228,3 +234,28 @@ def test_mistake_at_step_two_of_three(case):
     assert all(got[(3, q)] == "carried" for q in ("output", "loss", "grad_filter", "updated_filter")) or \
         got[(3, "loss")] in ("carried", "ok"), f"observed {got}, expected iteration 3 carried"
     assert v.first_wrong.iteration == 2 and v.first_wrong.step == "grad_filter"
+
+
+_SUB = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
+
+
+@SETTINGS
+@given(cases(), st.data(), st.sampled_from([0, 1]))
+def test_arithmetic_slip_named_in_the_documents_numbering(case, data, base):
+    """A slip planted at 0-based entry k is named k + base in the message (W₂₂ for [1, 1] when 1-based,
+    [1,1,2,3] past two digits or dimensions) and stays 0-based in the entries (the JSON `index`)."""
+    p, ref, _ = case
+    g, i = _slip(ref, data)
+    conv = {"indexing": Source("read", f"{base}-based: line 1")}
+    v = verify(derivation(p, [{"grad_filter": g}], conventions=conv))
+    status, found = codes(v, "grad_filter")
+    assume(found == ["arithmetic"])   # test_arithmetic covers the diagnosis itself
+    idx = tuple(int(k) for k in np.unravel_index(i, g.shape))
+    shown = tuple(k + base for k in idx)
+    name = ("".join(map(str, shown)).translate(_SUB) if len(shown) <= 2 and max(shown) < 10
+            else "[" + ",".join(map(str, shown)) + "]")
+    expected = f"∂L/∂W{name} is "
+    assert expected in v.summary and "0-based)" not in v.summary, f"observed {v.summary!r}, expected {expected!r}"
+    step_v = next(s for s in v.steps if s.step == "grad_filter")
+    wrong = [e.index for e in step_v.entries if not e.ok]
+    assert wrong == [idx], f"observed entry indices {wrong}, expected 0-based [{idx}]"

@@ -179,10 +179,11 @@ def partial_sum(p, c: StepCheck, sign: int):
         pos = [keys[i] for i in found]
         example = next((e for e in claimed if any(t.key in pos and t.value != 0 for t in sums.terms[e])), claimed[0])
         kept = {t.key for t in sums.terms[example]} - set(pos)
-        written = T.written(sums, example, user_index(c, example), keep=kept)
-        msg = (f"the sum leaves out {kind}{'s' if len(pos) > 1 else ''} {fmt.names([fmt.position(k) for k in pos])}"
-               + (" in every entry" if len(claimed) > 1 else "") + f"; e.g. you have {written}")
-        return Diagnosis("partial_sum", msg, (("missing", [list(k) for k in pos]),))
+        ix = c.claim.ix
+        written = T.written(sums, example, user_index(c, example), keep=kept, ix=ix)
+        msg = (f"the sum leaves out {kind}{'s' if len(pos) > 1 else ''} {fmt.names([ix.pos(k) for k in pos])}"
+               + (" in every entry" if len(claimed) > 1 else "") + f"; e.g. you have {written}{ix.mark}")
+        return Diagnosis("partial_sum", msg, (("missing", [list(k) for k in pos]),))   # 0-based, as all JSON indices
     return _per_entry_missing(c, sums)
 
 
@@ -338,10 +339,11 @@ def _per_entry_missing(c: StepCheck, sums):
         if hit is None:
             return None
         found.append((e, hit))
-    parts = [f"{_name(c.quantity)}{fmt.index(user_index(c, e))} leaves out "
-             f"{fmt.names([fmt.position(t.key) + ' (' + '·'.join(fmt.factor(f) for f in t.factors) + ')' for t in hit])}"
+    ix = c.claim.ix
+    parts = [f"{_name(c.quantity)}{ix.sub(user_index(c, e))} leaves out "
+             f"{fmt.names([ix.pos(t.key) + ' (' + '·'.join(fmt.factor(f) for f in t.factors) + ')' for t in hit])}"
              for e, hit in found]
-    return Diagnosis("partial_sum", "terms missing from the sum: " + "; ".join(parts),
+    return Diagnosis("partial_sum", "terms missing from the sum: " + "; ".join(parts) + ix.mark,
                      (("missing_terms", {str(list(user_index(c, e))): [list(t.key) for t in hit] for e, hit in found}),))
 
 
@@ -351,10 +353,11 @@ def arithmetic(p, c: StepCheck, sign: int):
     if len(claimed) < 2 or not 1 <= len(wrong) <= max(1, len(claimed) // 3):
         return None
     ref = c.person.reshape(-1)
-    parts = [f"{_name(c.quantity)}{fmt.index(user_index(c, e))} is {fmt.num(c.claim.value.reshape(-1)[e])}, "
+    ix = c.claim.ix
+    parts = [f"{_name(c.quantity)}{ix.sub(user_index(c, e))} is {fmt.num(c.claim.value.reshape(-1)[e])}, "
              f"should be {fmt.num(ref[e])}" for e in wrong]
     return Diagnosis("arithmetic", ("an arithmetic slip: " if len(wrong) == 1 else f"{len(wrong)} entries off: ")
-                     + "; ".join(parts),
+                     + "; ".join(parts) + ix.mark,
                      (("entries", [{"index": list(user_index(c, e)), "claimed": fmt.num(c.claim.value.reshape(-1)[e]),
                                     "right": fmt.num(ref[e])} for e in wrong]),))
 
@@ -385,4 +388,6 @@ def correct_sums(p, c: StepCheck, limit: int = 6) -> tuple[str, ...]:
         return (T.written(sums, 0, (), total=c.truth[()]),)
     wrong = mismatches(c.claim.value, c.claim.decimals, c.truth)
     truth = c.truth.reshape(-1)
-    return tuple(T.written(sums, e, user_index(c, e), total=truth[e]) for e in wrong[:limit])
+    return tuple(T.written(sums, e, user_index(c, e), total=truth[e], ix=c.claim.ix)
+                 + (c.claim.ix.mark if c.claim.user_shape else "")
+                 for e in wrong[:limit])

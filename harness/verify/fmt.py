@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from fractions import Fraction
 
 import numpy as np
@@ -58,8 +59,38 @@ def index(idx: tuple[int, ...]) -> str:
     return "[" + ",".join(str(i) for i in idx) + "]"
 
 
-def position(idx: tuple[int, ...]) -> str:
+def position(idx: tuple) -> str:
     return "(" + ",".join(str(i) for i in idx) + ")"
+
+
+@dataclass(frozen=True)
+class Indexing:
+    """How the person numbers entries. Internally every index is 0-based (a position in the arrays); what
+    is shown is in the document's own numbering (`base` 1 for W₁₁ as the top-left) when the document
+    shows it, else 0-based and marked so (`known` False: a TOML file, or a document with matrices only)."""
+
+    base: int = 0
+    known: bool = False
+
+    def shift(self, idx: tuple) -> tuple:
+        return tuple(i + self.base if isinstance(i, int) else i for i in idx)
+
+    def sub(self, idx: tuple) -> str:
+        """'₁₂' for the 0-based (0, 1) in a 1-based document."""
+        return index(self.shift(idx))
+
+    def pos(self, idx: tuple) -> str:
+        return position(self.shift(idx))
+
+    @property
+    def mark(self) -> str:
+        """Appended to any text that shows an index the document did not number itself."""
+        return "" if self.known or self.base else " (indices 0-based)"
+
+    @property
+    def mark_inside(self) -> str:
+        """The same, inside a parenthesised list of positions: '((0,1), (1,1); indices 0-based)'."""
+        return "" if self.known or self.base else "; indices 0-based"
 
 
 def array(a: np.ndarray | None) -> str:

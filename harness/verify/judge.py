@@ -51,8 +51,26 @@ def exists(p, quantity: str) -> str:
     return ""
 
 
+def indexing(d: Derivation) -> fmt.Indexing:
+    """The document's numbering, from its `indexing` convention ("1-based: line 19, ..." when read)."""
+    src = d.conventions.get("indexing")
+    if src is None:
+        return fmt.Indexing()
+    base = 1 if src.detail.startswith("1-based") else 0
+    return fmt.Indexing(base, src.kind in ("read", "declared"))
+
+
+# The importer's note when the person's "error" matrix (Y − Ŷ or Ŷ − Y) is what it claims as ∂L/∂Ŷ.
+ERROR_NOTE = "the error matrix is read as the backward signal"
+
+
+def from_error_matrix(d: Derivation) -> bool:
+    return any(ERROR_NOTE in n for n in d.notes)
+
+
 def _canonical_claims(d: Derivation, notes: list[str]) -> list[dict[str, ClaimIn]]:
     p = d.problem
+    ix = indexing(d)
     out = []
     for k, claims in enumerate(d.iterations):
         it = {}
@@ -69,7 +87,7 @@ def _canonical_claims(d: Derivation, notes: list[str]) -> list[dict[str, ClaimIn
             if value.shape not in (user, shape):
                 raise UserError(f"{q} has shape {list(value.shape)}, expected {list(user)}", c.where)
             decimals = np.asarray(c.decimals).reshape(value.shape)
-            it[q] = ClaimIn(q, value.reshape(shape), decimals.reshape(shape), user, c.where)
+            it[q] = ClaimIn(q, value.reshape(shape), decimals.reshape(shape), user, c.where, ix)
         out.append(it)
     return out
 
@@ -160,11 +178,15 @@ def verify(d: Derivation) -> Verdict:
                                                                if alt.declare else "")]
     not_searched = "" if searched else (f"not diagnosed: {work} multiply-adds is over the {MAX_DIAGNOSED} up to which "
                                         "crossgrad searches for the mistake")
-    steps = tuple(_step_verdict(p, c, sign, alt_hits.get((c.iteration, c.quantity), []), lr_problem, not_searched)
+    labels = dict(LABEL)
+    if from_error_matrix(d):   # say what the person's matrix was compared with: ∂L/∂Ŷ or, by the sign, −∂L/∂Ŷ
+        labels["grad_output"] = f"error (read as {'−' if sign == -1 else ''}∂L/∂Ŷ)"
+    steps = tuple(_step_verdict(p, c, sign, alt_hits.get((c.iteration, c.quantity), []), lr_problem, not_searched,
+                                labels[c.quantity])
                   for c in checks)
     verdict = "ok" if all(s.status == "ok" for s in steps) else "wrong"
     return Verdict(d.title, d.source, verdict, steps, _conventions(d, p, extra), _summary(steps, len(iterations)),
-                   tuple(notes), tuple(dict.fromkeys(suggestions)))
+                   tuple(notes), tuple(dict.fromkeys(suggestions)), indexing(d).base)
 
 
 def _entries(c: StepCheck) -> tuple[Entry, ...]:
@@ -194,8 +216,8 @@ def _rounding_notes(c: StepCheck) -> list[str]:
         if kind == "rounded":
             decs = sorted({int(c.claim.decimals.reshape(-1)[i]) for i, k in enumerate(c.kinds) if k == kind})
             text += f" to {fmt.names([str(x) for x in decs])} decimal{'s' if decs != [1] else ''}"
-        where = "" if c.claim.user_shape == () else " (" + ", ".join(fmt.position(i) for i in idx[:8]) + \
-            (", …" if len(idx) > 8 else "") + ")"
+        where = "" if c.claim.user_shape == () else " (" + ", ".join(c.claim.ix.pos(i) for i in idx[:8]) + \
+            (", …" if len(idx) > 8 else "") + c.claim.ix.mark_inside + ")"
         notes.append(text + where)
     if c.via == "person" and c.status == "ok":
         notes.append("follows exactly from your own rounded earlier values")
@@ -203,8 +225,7 @@ def _rounding_notes(c: StepCheck) -> list[str]:
 
 
 def _step_verdict(p, c: StepCheck, sign: int, alt_hits: list[str], lr_problem: str,
-                  not_searched: str = "") -> StepVerdict:
-    label = LABEL[c.quantity]
+                  not_searched: str = "", label: str = "") -> StepVerdict:
     diags: list[Diagnosis] = []
     sums: tuple[str, ...] = ()
     notes = _rounding_notes(c)
@@ -225,7 +246,8 @@ def _step_verdict(p, c: StepCheck, sign: int, alt_hits: list[str], lr_problem: s
             "no mistake in the catalogue reproduces these numbers"
     user = lambda a: None if a is None else np.asarray(a, dtype=object).reshape(c.claim.user_shape)  # noqa: E731
     return StepVerdict(c.quantity, c.iteration, c.status, msg, c.claim.where, fmt.array(user(c.claim.value)),
-                       fmt.array(user(c.truth)), tuple(diags), _entries(c), sums, tuple(notes))
+                       fmt.array(user(c.truth)), tuple(diags), _entries(c), sums, tuple(notes),
+                       label or LABEL[c.quantity])
 
 
 def _summary(steps: tuple[StepVerdict, ...], iterations: int) -> str:
@@ -235,9 +257,9 @@ def _summary(steps: tuple[StepVerdict, ...], iterations: int) -> str:
         return "Every claimed step is right."
     carried = [s for s in steps if s.status == "carried"]
     codes = ", ".join(d.code for d in first.diagnosis) or "no known pattern"
-    text = f"The derivation breaks at {LABEL[first.step]}{it(first)}: {first.message} [{codes}]."
+    text = f"The derivation breaks at {first.label or LABEL[first.step]}{it(first)}: {first.message} [{codes}]."
     if carried:
-        names = fmt.names([f"{LABEL[s.step]}{it(s)}" for s in carried])
+        names = fmt.names([f"{s.label or LABEL[s.step]}{it(s)}" for s in carried])
         text += (f" The later step {names} follows" if len(carried) == 1 else f" The later steps {names} follow") \
             + " correctly from your wrong values (carried)."
     return text

@@ -12,13 +12,18 @@ STATUS_STYLE = {"ok": "green", "wrong": "bold red", "carried": "yellow"}
 
 
 def to_json(v: Verdict) -> dict:
+    """Every `index` (and `missing`, `missing_terms`) is 0-based: a position in the nested `claimed`/`true`
+    arrays, whatever the document's numbering, so a tool can index with it. `index_base` is that numbering
+    (1: the document calls the 0-based [0, 0] W₁₁), which the human-readable texts (`summary`, `message`,
+    `sums`, `notes`) use; add it to an index to name an entry as the document does."""
     return {
         "verdict": v.verdict,
+        "index_base": v.index_base,
         "title": v.title,
         "source": v.source,
         "summary": v.summary,
         "steps": [{
-            "step": s.step, "iteration": s.iteration, "status": s.status,
+            "step": s.step, "label": s.label, "iteration": s.iteration, "status": s.status,
             "diagnosis": [d.code for d in s.diagnosis],
             "diagnoses": [{"code": d.code, "message": d.message, **{k: val for k, val in d.details}}
                           for d in s.diagnosis],
@@ -35,7 +40,7 @@ def to_json(v: Verdict) -> dict:
 
 def _step_name(s, many: bool) -> str:
     from .judge import LABEL
-    return LABEL[s.step] + (f" [{s.iteration}]" if many else "")
+    return (s.label or LABEL[s.step]) + (f" [{s.iteration}]" if many else "")
 
 
 def plain(v: Verdict) -> str:

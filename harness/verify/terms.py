@@ -109,7 +109,7 @@ def sums(problem, quantity: str, base: dict) -> Sums | None:
     return None
 
 
-def written(sums: Sums, flat: int, user_index: tuple, total=None, keep=None) -> str:
+def written(sums: Sums, flat: int, user_index: tuple, total=None, keep=None, ix=fmt.Indexing()) -> str:
     """'∂L/∂W₀₀ = 0.3·1 + 0.45·2 + (-0.25)·0 + 0.1·1 = 1.3' (only the terms in `keep`, if given)."""
     terms = [t for t in sums.terms[flat] if keep is None or t.key in keep]
     if sums.quantity == "loss":
@@ -119,5 +119,5 @@ def written(sums: Sums, flat: int, user_index: tuple, total=None, keep=None) -> 
         return f"L = {head} = {fmt.num(value if total is None else total)}"
     parts = ["·".join(fmt.factor(f) for f in t.factors) for t in terms]
     value = sum((t.value for t in terms), Fraction(0))
-    name = SYMBOL[sums.quantity] + fmt.index(user_index)
+    name = SYMBOL[sums.quantity] + ix.sub(user_index)
     return f"{name} = {' + '.join(parts) or '0'} = {fmt.num(value if total is None else total)}"

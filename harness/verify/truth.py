@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import pipeline as P
+from .fmt import Indexing
 from .rounding import match_array
 
 ORDER = ("output", "activation", "loss", "grad_output", "grad_filter", "grad_input", "grad_bias",
@@ -34,6 +35,7 @@ class ClaimIn:
     decimals: np.ndarray
     user_shape: tuple
     where: str
+    ix: Indexing = Indexing()   # how the person numbers the entries (for messages only)
 
 
 @dataclass(frozen=True, eq=False)

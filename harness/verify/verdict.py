@@ -40,6 +40,7 @@ class StepVerdict:
     entries: tuple[Entry, ...] = ()
     sums: tuple[str, ...] = ()        # the correct sums written out term by term (wrong gradients)
     notes: tuple[str, ...] = ()       # accepted as rounded, read as a convention, ...
+    label: str = ""                   # the step as shown: "∂L/∂W", "error (read as −∂L/∂Ŷ)"
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,7 @@ class Verdict:
     summary: str                       # the first sentence: where it broke, plainly
     notes: tuple[str, ...] = ()
     suggestions: tuple[str, ...] = ()  # other conventions under which everything checks
+    index_base: int = 0                # how the document numbers entries (messages use it; JSON `index` is 0-based)
 
     @property
     def exit_code(self) -> int:

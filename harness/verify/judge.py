@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from ..derivation import Derivation, Source
@@ -119,7 +121,9 @@ def _conventions(d: Derivation, p, extra: dict[str, tuple[str, Source]]) -> tupl
         out.append(ConventionUsed("learning_rate", fmt.num(p.lr), src("learning_rate")))
     if "indexing" in d.conventions:
         src_i = d.conventions["indexing"]   # the importer writes "0-based: line 71, ..."
-        out.append(ConventionUsed("indexing", src_i.detail.split(":")[0] or "0-based", src_i))
+        base, _, where = src_i.detail.partition(": ")
+        shown = replace(src_i, detail=where if src_i.kind == "read" else "")   # not "0-based (… 0-based: …)"
+        out.append(ConventionUsed("indexing", base or "0-based", shown))
     out.extend(ConventionUsed(k, v, s) for k, (v, s) in extra.items())
     return tuple(out)
 

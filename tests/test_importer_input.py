@@ -766,3 +766,26 @@ def test_a_formula_overriding_a_stated_convention_is_reported(tmp_path):
     d = plain(tmp_path, "txt", loss="L = (0.6^2 + 0.9^2 + 0.5^2 + 0.2^2) / 2 = 0.73")
     assert d.problem.loss == "half_sum", f"observed loss {d.problem.loss}, expected half_sum (from line 9)"
     assert any("line 6" in n and "'mean'" in n and "half_sum" in n for n in d.notes), f"observed notes {d.notes}"
+
+
+TEXT_FORMS = [  # (id, line added to a plain-text seed, the claims' truth stays the seed's)
+    ("fractions-in-lists", "dL/dW = [[13/10, 1], [1/20, 19/20]]", {"grad_filter": [["1.3", "1"], ["0.05", "0.95"]]}),
+    ("sentence-final-stop", "The learning rate is 0.1.", {"learning_rate": "0.1"}),
+    ("rate-without-verb", "One SGD step, learning rate 0.01.", {"learning_rate": "0.01"}),
+]
+
+
+@pytest.mark.parametrize("name, line, expected", TEXT_FORMS, ids=[c[0] for c in TEXT_FORMS])
+def test_plain_text_forms_are_read(tmp_path, name, line, expected):
+    """3/2 in a Python list was refused ("divides by zero"), a number ending a sentence was dropped, and
+    "learning rate 0.01" (no '=' or verb) was not read, so η was inferred from the claimed update."""
+    path = tmp_path / "d.txt"
+    path.write_text("Input x = [[1, 2, 1], [0, 1, 2], [2, 1, 0]]\nFilter W = [[0.5, 0.2], [0.3, 0.7]]\n"
+                    "Target Y = [[1, 2], [2, 1]]\nOutput Yhat = [[1.6, 2.9], [1.5, 1.2]]\n" + line + "\n")
+    d = read_document(path)
+    for q, value in expected.items():
+        if q == "learning_rate":
+            assert d.problem.lr == F(value), f"observed η {d.problem.lr}, expected {value} ({name})"
+        else:
+            claimed = d.iterations[0][q].value
+            assert np.array_equal(claimed, exact(value)), f"observed {claimed.tolist()}, expected {value} ({name})"

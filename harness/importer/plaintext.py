@@ -21,11 +21,13 @@ from .numbers import MINUS, entry_problem, parse_number, rows_differ, token_prob
 _WRAPPED = re.compile(r"(?:\b(?:np|numpy|jnp|torch|tf)\.)?\b(array|tensor|Array|asarray|DeviceArray)\s*\(\s*(?=\[)")
 _BARE = re.compile(r"\[(?=\s*[\[\d+\-\u2212.])")
 _NUM = re.compile(r"[+\-\u2212]?(?:\d+\.?\d*|\.\d+)(?:[eE][+\-]?\d+)?")
+_RATIO = re.compile(r"[+\-\u2212]?(?:\d+\.?\d*|\.\d+)/(?:\d+\.?\d*|\.\d+)")   # 3/2 in a list: exact
 _ENTRY = re.compile(r"[^\s,\[\]]+")   # one entry as written, up to a separator or bracket
 _SCALAR = re.compile(
     r"(?:(?<=[\s:=(,])|^)(?:(?:np\.float\d+|tensor|array|Array)\()?(?P<num>[+\-\u2212]?(?:\d+\.\d*|\.\d+|\d+)"
-    r"(?:[eE][+\-]?\d+)?)(?P<comma>,\d+)?(?![\w.\[/×x%^])")   # comma: a decimal comma, refused below
-_LABEL_TAIL = re.compile(r"(?:=|:=|:|≈|~|\bis\b|\bof\b|\bwas\b|\bequals\b|\bbecomes\b|\bgives\b|\bto\b|\bat\b)\s*$",
+    r"(?:[eE][+\-]?\d+)?)(?P<comma>,\d+)?(?![\w\[/×x%^])(?!\.\w)")   # a full stop may end the sentence   # comma: a decimal comma, refused below
+_LABEL_TAIL = re.compile(r"(?:=|:=|:|≈|~|\bis\b|\bof\b|\bwas\b|\bequals\b|\bbecomes\b|\bgives\b|\bto\b|\bat\b"
+                         r"|\blearning[\s-]rate|\bstep[\s-]size|\blr|η)\s*$",   # "learning rate 0.01": no verb needed
                          re.IGNORECASE)
 _NAME = re.compile(r"([A-Za-z_][\w.\[\]']*)\s*(?:=|:=|:)\s*$")
 MAX_DEPTH = 4
@@ -173,7 +175,7 @@ def _bracketed(text: str, i: int) -> tuple[list | None, int, list[str], str]:
             j += 1
         else:
             m = _ENTRY.match(text, j)
-            if not _NUM.fullmatch(m.group(0)):
+            if not (_NUM.fullmatch(m.group(0)) or _RATIO.fullmatch(m.group(0))):
                 index = tuple(len(s) - 1 for s in stack[:-1]) + (len(stack[-1]),)
                 return None, j, [], entry_problem(m.group(0), index)
             stack[-1].append(m.group(0))

@@ -789,3 +789,13 @@ def test_plain_text_forms_are_read(tmp_path, name, line, expected):
         else:
             claimed = d.iterations[0][q].value
             assert np.array_equal(claimed, exact(value)), f"observed {claimed.tolist()}, expected {value} ({name})"
+
+
+def test_two_unlabelled_images_say_how_to_give_a_batch(tmp_path):
+    path = tmp_path / "two.txt"
+    path.write_text("Image 1: [[1, 0], [0, 1]]\nImage 2: [[0, 1], [1, 0]]\nFilter W = [[1]]\n"
+                    "Target Y = [[1, 0], [0, 1]]\nOutput: [[1, 0], [0, 1]]\n")
+    with pytest.raises(UserError) as err:
+        read_document(path)
+    assert "two different values for the input" in str(err.value) and "X_{0,1,:,:}" in str(err.value), \
+        f"observed {err.value}, expected the conflict and how to label a batch"

@@ -75,8 +75,11 @@ def assemble(c: Collected, source: str) -> Derivation:
                 if q == "filter" and _restates_update(r, readings):
                     notes.append(f"line {r.line}: the filter restated for the next iteration (the updated filter)")
                 else:
+                    hint = ("; for several images or channels, label each matrix with its indices "
+                            "(X_{0,1,:,:} = … is image 0, channel 1; W_{o,c,:,:} for filters) or give the case "
+                            "as TOML" if q in ("input", "filter", "target") else "")
                     raise UserError(f"two different values for the {_name(q)}: line {first.line} "
-                                    f"({_clip(first.text)}) and line {r.line} ({_clip(r.text)})", where(r.line))
+                                    f"({_clip(first.text)}) and line {r.line} ({_clip(r.text)}){hint}", where(r.line))
     for q in ("input", "filter", "bias"):
         if q not in inputs and (u := unreadable(q, whole=q == "bias")) is not None:
             raise refuse(u)

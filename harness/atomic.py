@@ -16,22 +16,6 @@ def _umask() -> int:
     return mask
 
 
-def ready_folder(path, where: str = "--out") -> Path:
-    """Make sure reports can go to folder `path` (created if missing) before any work is done; a path
-    that cannot be one is the user's error (one line, exit 2), not a crash after the run."""
-    from .errors import UserError
-    p = Path(path)
-    try:
-        p.mkdir(parents=True, exist_ok=True)
-    except FileExistsError:
-        raise UserError(f"{p} is a file, not a folder", where) from None
-    except OSError as exc:
-        raise UserError(f"cannot create the report folder {p}: {exc.strerror or exc}", where) from None
-    if not os.access(p, os.W_OK | os.X_OK):
-        raise UserError(f"cannot write in the report folder {p}", where)
-    return p
-
-
 def write_atomic(path: Path, data: str | bytes) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from . import outdir
+
 HELP = "time one conv -> loss -> SGD step in each implementation, against the step's GEMMs alone"
 
 DTYPES = ("float32", "float64")   # NumPy has no bfloat16, and no BLAS for float16
@@ -20,9 +22,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--startup", action="store_true",
                         help="also time cold start-up: verify vs `import numpy`, check vs `import torch, jax`")
     parser.add_argument("--json", action="store_true", help="print the report as one JSON object on stdout")
-    parser.add_argument("--out", default="reports", metavar="DIR",
-                        help="report folder (default: reports, git-ignored; the committed runs are in results/)")
-    parser.add_argument("--no-report", action="store_true", help="write no report files")
+    outdir.add_options(parser)
 
 
 def _impls(spec: str | None) -> tuple[str, ...]:
@@ -53,9 +53,7 @@ def run(args) -> int:
     from .bench import run_bench
     from .bench.shapes import DEFAULT_SHAPES, parse_shape
     shapes = [parse_shape(s) for s in (args.shape or DEFAULT_SHAPES)]
-    if not args.no_report:
-        from .atomic import ready_folder
-        ready_folder(args.out)
+    outdir.ready(args)
     log = (lambda s: None) if args.json else (lambda s: print(f"bench: {s}", file=sys.stderr, flush=True))
     report = run_bench(shapes, impls, device, args.dtype, args.repeat, startup=args.startup, log=log)
     paths = []

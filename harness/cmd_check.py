@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from . import outdir
+
 HELP = "run conv -> loss -> SGD in every implementation and check that all quantities agree"
 
 DTYPES = ("float64", "float32", "float16", "bfloat16")
@@ -31,9 +33,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--operation", choices=("cross_correlation", "convolution"), help="override the operation")
     parser.add_argument("--activation", choices=("none", "relu"), help="override the activation")
     parser.add_argument("--json", action="store_true", help="print one JSON object on stdout instead of the table")
-    parser.add_argument("--out", default="reports", metavar="DIR",
-                        help="report folder (default: reports, git-ignored; the committed runs are in results/)")
-    parser.add_argument("--no-report", action="store_true", help="write no report files")
+    outdir.add_options(parser)
 
 
 def _problem(args):
@@ -89,9 +89,7 @@ def run(args) -> int:
             names = GPU_DEFAULT
     config = Config(dtype=args.dtype, device=device, precision=args.precision, deterministic=args.deterministic)
     problem = _problem(args)
-    if not args.no_report:
-        from .atomic import ready_folder
-        ready_folder(args.out)
+    outdir.ready(args)
     try:
         result = run_all(problem, names, config, strict=strict)
     except UserError as exc:  # name the case file in front of "problem"

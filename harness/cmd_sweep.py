@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from . import outdir
+
 HELP = "run every implementation on many random configurations and report every disagreement"
 
 DTYPES = ("float64", "float32", "float16", "bfloat16")
@@ -26,9 +28,7 @@ def add_arguments(parser) -> None:
                              "(N·C_out·H_out·W_out·C_in/groups·kh·kw; default: 600)")
     parser.add_argument("--no-shrink", action="store_true", help="do not reduce failing configurations")
     parser.add_argument("--json", action="store_true", help="print the report as one JSON object on stdout")
-    parser.add_argument("--out", default="reports", metavar="DIR",
-                        help="report folder (default: reports, git-ignored; the committed runs are in results/)")
-    parser.add_argument("--no-report", action="store_true", help="write no report files")
+    outdir.add_options(parser)
 
 
 def _settings(args):
@@ -92,9 +92,7 @@ def run(args) -> int:
     from .sweep.run import sweep
 
     settings = _settings(args)
-    if not args.no_report:
-        from .atomic import ready_folder
-        ready_folder(args.out)
+    outdir.ready(args)
     total = len(settings.indices())
     progress = None
     if sys.stderr.isatty() and not args.json:

@@ -152,7 +152,6 @@ def run_all(problem: Problem, names: tuple[str, ...], config: Config, *, strict:
 
 def _run_all(problem: Problem, names: tuple[str, ...], config: Config, strict: bool) -> RunResult:
     reference = reference_for(problem)
-    mags: dict = {}          # per arithmetic dtype (fd computes in float64; exact has no underflow)
     traces, missing, comparisons = {}, {}, {}
     for name in names:
         reason = _why_not(name, problem, config)
@@ -166,11 +165,12 @@ def _run_all(problem: Problem, names: tuple[str, ...], config: Config, strict: b
         else:
             trace = impls.load(name).run(problem, config)
         traces[name] = trace
-        arith = tolerance.arithmetic(config.dtype, name)
-        if arith not in mags:
-            mags[arith] = tolerance.magnitudes(problem, arith)
-        comparisons[name] = compare(problem, trace, reference, config.dtype, config.precision, mags[arith])
-    why, dt = None, config.dtype
+    dt = config.dtype
+    mags = tolerance.magnitudes_for(problem, dt, traces)
+    for name, trace in traces.items():
+        comparisons[name] = compare(problem, trace, reference, dt, config.precision,
+                                    mags.get(tolerance.arithmetic(dt, name), mags[dt]))
+    why = None
     if any(tolerance.arithmetic(dt, n) == dt for n in traces):       # some trace computed in the dtype itself
-        why = tolerance.out_of_range(problem, mags.get(dt) or tolerance.magnitudes(problem, dt), dt)
+        why = tolerance.out_of_range(problem, mags[dt], dt)
     return RunResult(problem, config, reference, traces, missing, comparisons, why)

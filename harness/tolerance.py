@@ -116,6 +116,12 @@ def arithmetic(dtype: str, impl: str = "") -> str | None:
     return None if impl == "exact" else "float64" if impl == "fd" else dtype
 
 
+def magnitudes_for(problem, dtype: str, names) -> dict[str, list]:
+    """`magnitudes` with the underflow terms of each arithmetic the implementations `names` compute in
+    (fd: float64), and of `dtype` itself; exact, which has none, is compared with `dtype`'s."""
+    return {d: magnitudes(problem, d) for d in ({arithmetic(dtype, n) for n in names} - {None}) | {dtype}}
+
+
 def magnitudes(problem, dtype: str | None = None) -> list[dict[str, np.ndarray | None]]:
     """Each quantity computed on absolute values (float64): the Σ|terms| that rounding errors scale with.
 

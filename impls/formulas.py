@@ -66,7 +66,7 @@ def unfold(xp, x_pad, khw, stride, dilation, out_hw):
     Returns (cols, W_c), W_c the columns each output row takes in cols.
 
     Stride (1, 1): each tap is one contiguous run of the flattened image, W_c = the padded width: the
-    rows of cols are then long runs of memory (copies ~5× faster than W_out-long pieces), at the price
+    rows of cols are then long runs of memory (copies ~3× faster than W_out-long pieces), at the price
     of W_pad − W_out columns per output row that wrap around into the next image row. Those columns
     are computed by the product and dropped (`narrow`); their gradient δ is zero (`widen`).
     Otherwise W_c = W_out."""

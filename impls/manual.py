@@ -188,7 +188,7 @@ def _split(blocks, workers: int):
     return [[blk for blk in blocks if owner[blk[0]] == w] for w in range(workers)]
 
 
-def one_step(problem, geo: Geometry, x_pad, w, b, target, g_given, pool=None, workers: int = 1, kind=Pass) -> dict:
+def one_step(problem, geo: Geometry, x_pad, w, b, target, g_given, pool=None, kind=Pass) -> dict:
     """One forward + backward + update: the quantities of `impls.formulas.one_step`, as NumPy arrays."""
     dtype = w.dtype
     flip = problem.operation == "convolution"
@@ -197,7 +197,7 @@ def one_step(problem, geo: Geometry, x_pad, w, b, target, g_given, pool=None, wo
     if pool is None:
         partials = [step.blocks(geo.blocks)]
     else:
-        partials = in_parallel(step.blocks, _split(geo.blocks, workers), pool)
+        partials = in_parallel(step.blocks, _split(geo.blocks, geo.workers), pool)
     loss = sum(part[0] for part in partials)
     dW_T = partials[0][1]
     for part in partials[1:]:
@@ -263,12 +263,11 @@ def steps(problem, x, w, b=None, target=None, g_given=None, workers: int | None 
     x_pad = pad(np.ascontiguousarray(x), problem.padding)
     w, b, target, g_given = contiguous(w), contiguous(b), contiguous(target), contiguous(g_given)
     geo = Geometry(problem, x.shape, w.shape, x_pad.itemsize, workers)
-    workers = geo.workers
-    pool = _pool(workers) if workers > 1 else None
+    pool = _pool(geo.workers) if geo.workers > 1 else None
     out = []
     with _BlasThreads(1 if pool is not None else None):
         for _ in range(problem.steps):
-            q = one_step(problem, geo, x_pad, w, b, target, g_given, pool, workers, kind)
+            q = one_step(problem, geo, x_pad, w, b, target, g_given, pool, kind)
             out.append(q)
             if q["updated_filter"] is not None:
                 w, b = q["updated_filter"], q["updated_bias"]

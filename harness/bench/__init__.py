@@ -28,7 +28,6 @@ from typing import Callable
 from . import machine, runners, timing
 from .shapes import Shape, make_case
 
-FLOORS = ("gemm_floor_numpy", "gemm_floor_manual", "passes_manual", "gemm_floor_torch", "jax_conv_forward")
 # implementation -> the floors its ratio is reported against
 FLOOR_OF = {"manual": ("gemm_floor_numpy", "gemm_floor_manual"), "array_api": ("gemm_floor_torch",),
             "jax": ("jax_conv_forward",)}

@@ -186,9 +186,7 @@ def run_problem(problem: Problem, names: tuple[str, ...], config: Config, second
             seconds[key] = seconds.get(key, 0.0) + time.perf_counter() - t0
 
     reference = timed("exact" if "exact" in names else "reference", reference_for, problem)
-    # magnitudes with the underflow terms of the arithmetic each implementation uses (fd: float64)
-    arithmetics = ({tolerance.arithmetic(config.dtype, name) for name in names} - {None}) | {config.dtype}
-    mags = {d: timed("tolerance", tolerance.magnitudes, problem, d) for d in arithmetics}
+    mags = timed("tolerance", tolerance.magnitudes_for, problem, config.dtype, names)
     beyond = timed("tolerance", tolerance.out_of_range, problem, mags[config.dtype], config.dtype)
     skipped = f"{SKIP_RANGE}: {beyond}" if beyond else relu_ambiguous(problem, reference, mags[config.dtype],
                                                                        config.dtype)

@@ -10,6 +10,11 @@ def add_arguments(parser) -> None:
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of the report")
     parser.add_argument("--show-parsed", action="store_true",
                         help="print what was read (problem, conventions and their sources, claims, skipped items)")
+    parser.add_argument("--strict", action="store_true",
+                        help="exit 1 when any number was skipped or a claim could not be checked")
+    parser.add_argument("--lr", metavar="ETA", help="the learning rate, when the document does not state it")
+    parser.add_argument("--loss", choices=("mean", "sum", "half_sum", "half_mean"),
+                        help="the loss convention to judge by (overrides what was read)")
 
 
 def read_derivation(path: str):
@@ -35,7 +40,7 @@ def run(args) -> int:
     from .verify import to_json, verify
     from .verify.render import plain, rich_print, show_parsed
 
-    derivation = read_derivation(args.file)
+    derivation = _overrides(read_derivation(args.file), args)
     if args.show_parsed:
         print(show_parsed(derivation), file=sys.stderr if args.json else sys.stdout)
         if not args.json:
@@ -47,4 +52,34 @@ def run(args) -> int:
         rich_print(verdict)
     else:
         print(plain(verdict))
+    if args.strict and verdict.exit_code == 0 and (verdict.skipped or verdict.unchecked):
+        print(f"crossgrad verify: --strict: {len(verdict.skipped)} number(s) skipped, {len(verdict.unchecked)} "
+              "claim(s) not checked", file=sys.stderr)
+        return 1
     return verdict.exit_code
+
+
+def _overrides(d, args):
+    """--lr and --loss: what the person says on the command line wins, and the report says so."""
+    from dataclasses import replace
+    from fractions import Fraction
+    from types import MappingProxyType
+
+    from .derivation import Source
+    from .errors import UserError
+    conv = dict(d.conventions)
+    p = d.problem
+    if args.lr is not None:
+        try:
+            eta = Fraction(args.lr)
+        except (ValueError, ZeroDivisionError):
+            raise UserError(f"--lr: {args.lr!r} is not a number (write 0.1 or 1/10)", "command line") from None
+        p = p.with_(lr=eta)
+        conv["learning_rate"] = Source("declared", "on the command line: --lr")
+    if args.loss is not None:
+        if p.target is None:
+            raise UserError("--loss needs a target in the document (it gives an upstream gradient or none)",
+                            "command line")
+        p = p.with_(loss=args.loss)
+        conv["loss"] = Source("declared", "on the command line: --loss")
+    return replace(d, problem=p, conventions=MappingProxyType(conv))

@@ -29,6 +29,8 @@ class Source:
     detail: str = ""     # "problem.loss", "line 42: \\frac{1}{4}\\sum ...", ...
 
     def describe(self) -> str:
+        if self.kind == "declared" and self.detail.startswith("on the command line"):
+            return "declared " + self.detail
         if self.kind == "read" and self.detail:
             return f"read from {self.detail}"
         return {"declared": "declared in the file", "default": "default",
@@ -63,3 +65,6 @@ class Derivation:
     input_decimals: Mapping[str, np.ndarray] = field(default_factory=lambda: MappingProxyType({}))
     skipped: tuple[str, ...] = ()                 # importer: what was read but left out, and why
     notes: tuple[str, ...] = ()                   # importer: assumptions (e.g. 1-based indices)
+    # claims read but not checkable from what the document gives ("line 12: ∂L/∂W — no target ..."); shown in
+    # the normal report, never dropped silently
+    unchecked: tuple[str, ...] = ()

@@ -257,9 +257,21 @@ def test_missing_filter(tmp_path):
     refused(tmp_path, "$$X = \\begin{bmatrix} 1 & 2 \\\\ 3 & 4 \\end{bmatrix}$$\n", "missing the filter")
 
 
-def test_missing_target_and_upstream(tmp_path):
+def test_missing_target_and_upstream_checks_the_forward(tmp_path):
+    """No target and no upstream gradient: the output is still checked (1.6 = 0.5·1 + 0.2·2 + 0.3·0 + 0.7·1,
+    by hand); the loss claimed after it is listed as not checkable, not dropped and not refused."""
+    from harness.verify import verify
+    text = SEEDISH.replace("$$Y = \\begin{bmatrix} 1 & 2 \\\\ 2 & 1 \\end{bmatrix}$$", "") + "\n$$L = 0.365$$\n"
+    d = read_document(doc(tmp_path, text))
+    v = verify(d)
+    assert [(s.step, s.status) for s in v.steps] == [("output", "ok")]
+    assert len(v.unchecked) == 1 and "the loss" in v.unchecked[0] and "no target" in v.unchecked[0]
+
+
+def test_missing_target_and_nothing_checkable(tmp_path):
     text = SEEDISH.replace("$$Y = \\begin{bmatrix} 1 & 2 \\\\ 2 & 1 \\end{bmatrix}$$", "")
-    refused(tmp_path, text, "missing the target")
+    text = text.split("$$\\hat{Y}")[0] + "$$L = 0.365$$\n"
+    refused(tmp_path, text, "nothing checkable", "the loss")
 
 
 def test_nothing_claimed(tmp_path):
@@ -272,9 +284,13 @@ def test_conflicting_values_name_both_lines(tmp_path):
     refused(tmp_path, text, "two different values for the loss: 0.365 (line 10) and 0.5 (line 14)")
 
 
-def test_conflicting_inputs_name_both_lines(tmp_path):
+def test_conflicting_inputs_the_arithmetic_decides(tmp_path):
+    """A second, different filter is not fatal: the one under which the claimed output checks (line 4:
+    corr(X, W) = [[1.6, 2.9], [1.5, 1.2]] by hand) is used, and the other is listed as skipped with its line."""
     text = SEEDISH + "\n$$W = \\begin{bmatrix} 9 & 9 \\\\ 9 & 9 \\end{bmatrix}$$\n"
-    refused(tmp_path, text, "two different values for the filter", "line 4", "line 10")
+    d = read_document(doc(tmp_path, text))
+    assert d.problem.w.reshape(-1).tolist() == [F("0.5"), F("0.2"), F("0.3"), F("0.7")]
+    assert any("line 10" in s and "not used" in s for s in d.skipped), d.skipped
 
 
 def test_repeated_and_rounded_restatements_are_fine(tmp_path):
@@ -792,10 +808,12 @@ def test_plain_text_forms_are_read(tmp_path, name, line, expected):
 
 
 def test_two_unlabelled_images_say_how_to_give_a_batch(tmp_path):
+    """Two images without indices: the one the claimed output fits (image 1: a 1x1 filter [[1]] copies it) is
+    used; the other is skipped with how to label a batch."""
     path = tmp_path / "two.txt"
     path.write_text("Image 1: [[1, 0], [0, 1]]\nImage 2: [[0, 1], [1, 0]]\nFilter W = [[1]]\n"
                     "Target Y = [[1, 0], [0, 1]]\nOutput: [[1, 0], [0, 1]]\n")
-    with pytest.raises(UserError) as err:
-        read_document(path)
-    assert "two different values for the input" in str(err.value) and "X_{0,1,:,:}" in str(err.value), \
-        f"observed {err.value}, expected the conflict and how to label a batch"
+    d = read_document(path)
+    assert d.problem.x.reshape(-1).tolist() == [1, 0, 0, 1]
+    assert any("line 2" in s and "X_{0,1,:,:}" in s for s in d.skipped), \
+        f"observed {d.skipped}, expected the second image skipped with how to label a batch"

@@ -33,7 +33,64 @@ _PROBLEM_KEY = {"input": "input", "filter": "filter", "target": "target", "bias"
                 "grad_output": "grad_output", "learning_rate": "learning_rate", "stride": "stride"}
 
 
+MAX_ASSIGNMENTS = 64   # candidate assignments of conflicting inputs tried by the arithmetic (each one verify run)
+
+
 def assemble(c: Collected, source: str) -> Derivation:
+    """The derivation under the best assignment of the document's values to the inputs. Labels propose; when
+    one quantity has several different candidate values (a helper's default `padding=1`, another example's
+    input, another layer's bias), each combination is tried (at most MAX_ASSIGNMENTS) and the one under which
+    the most claimed steps check wins; ties go to the first value written. The values not used are listed as
+    skipped with their line."""
+    import itertools
+
+    from ..verify import verify
+    conflicts: dict[str, list[Reading]] = {}
+    first = _assemble_once(c, source, {}, conflicts)
+    if not conflicts:
+        if isinstance(first, UserError):
+            raise first
+        return first
+    names = list(conflicts)
+    combos = list(itertools.islice(itertools.product(*(range(len(conflicts[q])) for q in names)), MAX_ASSIGNMENTS))
+    best, best_score, best_pick = None, None, None
+    for combo in combos:
+        pick = dict(zip(names, combo))
+        d = first if not any(combo) else _assemble_once(c, source, pick, {})
+        if isinstance(d, UserError):
+            score = (-1, 0, 0)
+        else:
+            try:
+                v = verify(d)
+            except UserError:
+                score = (-1, 0, 0)
+            else:
+                checked = [st for st in v.steps]
+                score = (sum(st.status == "ok" for st in checked), len(checked), -sum(combo))
+        if best_score is None or score > best_score:
+            best, best_score, best_pick = d, score, pick
+    if isinstance(best, UserError):
+        raise best
+    from dataclasses import replace
+    unused = [f"line {r.line}: {_clip(r.text)} — another value for the {_name(q)}, not used: the document's "
+              f"claimed values check under line {conflicts[q][best_pick[q]].line}{_BATCH_HINT.get(q, '')}"
+              for q in names for k, r in enumerate(conflicts[q]) if k != best_pick[q]]
+    return replace(best, skipped=best.skipped + tuple(unused))
+
+
+_BATCH_HINT = dict.fromkeys(("input", "filter", "target"),
+                           " (for several images or channels, label each matrix with its indices: X_{0,1,:,:} = … "
+                           "is image 0, channel 1; W_{o,c,:,:} for filters)")
+
+
+def _assemble_once(c: Collected, source: str, pick: dict[str, int], conflicts: dict) -> Derivation | UserError:
+    try:
+        return _assemble(c, source, pick, conflicts)
+    except UserError as exc:
+        return exc
+
+
+def _assemble(c: Collected, source: str, pick: dict[str, int], conflicts: dict) -> Derivation:
     where = lambda line: f"{source}: line {line}"  # noqa: E731
     readings = [_resolve_e(e) for e in c.events if isinstance(e, Reading)]
     unread = [e for e in c.events if isinstance(e, Unreadable)]
@@ -74,12 +131,12 @@ def assemble(c: Collected, source: str) -> Derivation:
             elif not _same(first.value, r.value):
                 if q == "filter" and _restates_update(r, readings):
                     notes.append(f"line {r.line}: the filter restated for the next iteration (the updated filter)")
-                else:
-                    hint = ("; for several images or channels, label each matrix with its indices "
-                            "(X_{0,1,:,:} = … is image 0, channel 1; W_{o,c,:,:} for filters) or give the case "
-                            "as TOML" if q in ("input", "filter", "target") else "")
-                    raise UserError(f"two different values for the {_name(q)}: line {first.line} "
-                                    f"({_clip(first.text)}) and line {r.line} ({_clip(r.text)}){hint}", where(r.line))
+                else:   # another candidate: the arithmetic decides (see `assemble`)
+                    cands = conflicts.setdefault(q, [first])
+                    if not any(_same(o.value, r.value) for o in cands):
+                        cands.append(r)
+    for q, k in pick.items():
+        inputs[q] = conflicts[q][k]
     for q in ("input", "filter", "bias"):
         if q not in inputs and (u := unreadable(q, whole=q == "bias")) is not None:
             raise refuse(u)
@@ -113,6 +170,7 @@ def assemble(c: Collected, source: str) -> Derivation:
     if "dilation" in inputs:
         dilation = inputs["dilation"].value.array[()]
         notes.append(f"dilation {dilation} read from line {inputs['dilation'].line}")
+    stride, padding = _fit_geometry(x, w, stride, padding, dilation, inputs, readings, notes, source)
     geometry = _geometry(x, w, stride, padding, dilation, inputs.get("padding"), source)
     # the number of outputs decides what \frac{1}{k}\sum means
     n_out = int(np.prod(geometry))
@@ -120,6 +178,7 @@ def assemble(c: Collected, source: str) -> Derivation:
     notes.extend(loss_notes)
     error_hint = _first(hints, "error")
     grad_output = None
+    no_loss = False
     if target is None and loss not in ("linear", "linear_ones") and (u := unreadable("target")) is not None:
         raise refuse(u)   # (not the given-gradient reading below: the document meant a target)
     if target is None:
@@ -136,8 +195,12 @@ def assemble(c: Collected, source: str) -> Derivation:
             u = unreadable("target") or unreadable("grad_output")
             if u is not None:
                 raise refuse(u)
-            raise UserError("missing the target (Y, T, 'target:', 'ground truth') or a given upstream gradient "
-                            "(∂L/∂Ŷ, δ, 'upstream gradient:')", source)
+            # no target and no upstream gradient: the forward claims can still be checked; the rest are
+            # listed as not checkable (a placeholder ∂L/∂Ŷ of zeros lets the problem exist)
+            no_loss = True
+            grad_output = _ones_like_output(x, w, geometry) * 0
+            loss = "linear"
+            conv["loss"] = Source("default", "no target and no upstream gradient given")
     else:
         if loss in ("linear", "linear_ones"):
             notes.append(f"the loss formula at {loss_hint.where()} has no target, but a target was given "
@@ -225,6 +288,15 @@ def assemble(c: Collected, source: str) -> Derivation:
         read_too = k < len(iterations) and iterations[k].get(q)
         if ("grad_output" if q == "error" else q) in CLAIMABLE and not read_too:
             skipped.append(f"line {u.line}: {u.text} — the {_name(q)} could not be read: {u.reason}")
+    unchecked: list[str] = []
+    if no_loss:
+        claims = [_forward_only(it, unchecked) for it in claims]
+        while len(claims) > 1 and not claims[-1]:
+            claims.pop()
+    if not any(claims) and unchecked:
+        raise UserError("nothing checkable: " + "; ".join(unchecked[:4]) + (" …" if len(unchecked) > 4 else "")
+                        + ". Give the target (Y, T, 'target:') or the upstream gradient (∂L/∂Ŷ, δ, 'upstream "
+                        "gradient:'), or say it on the command line (--role target=NAME)", source)
     if not any(claims):
         if unread_claims:
             raise refuse(unread_claims[0][1])
@@ -234,7 +306,20 @@ def assemble(c: Collected, source: str) -> Derivation:
         conv.setdefault(key, Source("default"))
     return Derivation(title=c.title or _stem(source), source=source, problem=problem, iterations=tuple(claims),
                       conventions=MappingProxyType(conv), input_decimals=MappingProxyType(input_decimals),
-                      skipped=tuple(skipped), notes=tuple(notes))
+                      skipped=tuple(skipped), notes=tuple(notes), unchecked=tuple(unchecked))
+
+
+# What needs a loss: everything past the forward pass.
+_NEEDS_LOSS = ("loss", "grad_output", "grad_filter", "grad_input", "grad_bias", "updated_filter", "updated_bias")
+
+
+def _forward_only(it, unchecked: list[str]):
+    """One iteration's claims without a loss to judge them by: the forward ones stay; the rest are listed."""
+    for q in _NEEDS_LOSS:
+        if q in it:
+            unchecked.append(f"{it[q].where}: the {_name(q)} — not checkable: the document gives no target "
+                             "and no upstream gradient")
+    return MappingProxyType({q: c for q, c in it.items() if q not in _NEEDS_LOSS})
 
 
 _LABEL_HELP = {"input": "I, X, x, 'input:', 'image:'", "filter": "W, K, F, w, 'filter:', 'kernel:', 'weights:'"}
@@ -361,6 +446,40 @@ def _geometry(x, w, stride: int, padding, dilation, pad_reading, source: str) ->
     except UserError as exc:
         raise UserError(exc.message, f"{source}: line {pad_reading.line}" if pad_reading else source) from None
     return (xs[0], ws[0], *output_hw(xs[2:], ws[2:], (stride, stride), pad, d2))
+
+
+_OUTPUT_SHAPED = ("output", "activation", "error", "grad_output", "loss_or_error")
+
+
+def _fit_geometry(x, w, stride, padding, dilation, inputs, readings, notes, source):
+    """The stride and padding read from the text are evidence, not orders: a `padding=1` default argument of a
+    helper or "stride 2" said of another layer must not contradict the document's own output. When the claimed
+    output-shaped matrices fit the stated geometry, it stands; when they fit only the defaults (stride 1, no
+    padding) or "same", those are used and the stated value is noted as not used."""
+    shapes = {tuple(d for d in r.value.array.shape if d != 1) for r in readings
+              if r.label.quantity in _OUTPUT_SHAPED and r.label.index is None and r.value.array.ndim >= 1}
+    if not shapes or ("stride" not in inputs and "padding" not in inputs):
+        return stride, padding
+
+    def fits(s, pad) -> bool:
+        try:
+            g = _geometry(x, w, s, pad, dilation, None, source)
+        except UserError:
+            return False
+        full = tuple(d for d in ((g[0], g[1]) if x.ndim == 4 or w.ndim == 4 else ()) + g[2:] if d != 1)
+        return all(sh == full or sh == tuple(d for d in g[2:] if d != 1) for sh in shapes)
+
+    if fits(stride, padding):
+        return stride, padding
+    for s_alt, p_alt in ((stride, 0), (1, padding), (1, 0), (stride, "same"), (1, "same")):
+        if (s_alt, p_alt) != (stride, padding) and fits(s_alt, p_alt):
+            for name, old, new in (("stride", stride, s_alt), ("padding", padding, p_alt)):
+                if old != new and name in inputs:
+                    notes[:] = [n for n in notes if not n.startswith(f"{name} {old!r} read from line")]
+                    notes.append(f"line {inputs[name].line}: {name} {old!r} not used: the document's own output "
+                                 f"shape fits {name} {new!r}")
+            return s_alt, p_alt
+    return stride, padding
 
 
 def _ones_like_output(x, w, geometry) -> np.ndarray:

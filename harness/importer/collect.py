@@ -280,6 +280,8 @@ def _equation(eq: Equation, out: Collected, context, y_is_output: bool):
         return context
     text = _clip(eq.latex)
     if label is None:
+        label = loose_label(eq.lhs.latex)
+    if label is None:
         if value.array.ndim:
             out.skipped.append(f"line {line}: {text} — left side {_clip(eq.lhs.latex, 30)!r} is not a known "
                                "quantity")
@@ -342,6 +344,8 @@ def _found(f: Found, out: Collected, context, code: bool) -> bool:
         if label is None and code:
             m = re.search(r"([A-Za-z_][\w.]*)\s*=\s*$", label_text)
             label = code_label(m.group(1)) if m else None
+        if label is None:
+            label = loose_label(label_text)
     else:
         if f.style == "scalar":
             return False
@@ -353,6 +357,9 @@ def _found(f: Found, out: Collected, context, code: bool) -> bool:
         if label is None:
             label = _context_label(context)
             written = _quoted(context[0]) if context else ""
+    upd = _SELF_UPDATE.search(f.label_text)
+    if upd and label is not None and label.quantity in ("filter", "bias") and label.index is None:
+        label = loose_label(f.label_text) or label   # W := W − η·∇L = …: the updated filter
     if f.value is None:   # an array that could not be read
         _unreadable(out, label, f.line, f.text, written, f.unreadable, _of_a_matrix(f.unreadable))
         return label is not None
@@ -386,6 +393,41 @@ def _chain_start(label_text: str) -> str:
         if start or k == 0:
             return (start or sides[0].strip()) + " ="
     return label_text
+
+
+_OPENER = re.compile(r"(?:\b(?:torch|np|numpy|jnp|tf)\.)?\b(?:tensor|array|Tensor|asarray|constant)\s*\(\s*$")
+_SHAPE_NOTE = re.compile(r"\(\s*\d+\s*(?:[×x,]\s*\d+\s*)*\)\s*$")
+_ASSIGN_END = re.compile(r"\s*(?::=|←|<-|=|:|≈)\s*$")
+_NAME_END = re.compile(r"([A-Za-z_\u0370-\u03ff][\w.\u0370-\u03ff']*(?:\[\d+\])*)\s*$")
+
+
+_SELF_UPDATE = re.compile(r"(?<![\w.])([A-Za-z_]\w*)\s*(?::=|←|<-|=)\s*\1\s*[-−+]")
+
+
+def loose_label(text: str) -> Label | None:
+    """The name written just before a value, when the whole left side is not a label: "Forward: out =",
+    "db: tensor(", "Input image X (4×4):", "we update: W :=". A printout's opener (`tensor(`, `np.array(`), a
+    shape note and the assignment sign are set aside; the last name is read as code or as a symbol."""
+    t = text.replace("\u2063", " ").strip()
+    upd = _SELF_UPDATE.search(t)
+    if upd:   # W := W − η·∇L, w ← w - lr*dw, w = w - 0.1*g: the value assigned is the updated one
+        base = code_label(upd.group(1)) or latex_label(upd.group(1))
+        if base is not None and base.quantity in ("filter", "bias"):
+            return Label("updated_" + base.quantity)
+    for _ in range(3):
+        t = _OPENER.sub("", t).rstrip()
+        t = _ASSIGN_END.sub("", t).rstrip()
+        t = _SHAPE_NOTE.sub("", t).rstrip()
+    m = _NAME_END.search(t)
+    if not m or m.group(1).lower() in _NOT_NAMES:
+        return None
+    name = m.group(1)
+    return code_label(name) or latex_label(name)
+
+
+# words that end sentences before a value and name nothing
+_NOT_NAMES = {"is", "are", "be", "the", "of", "to", "as", "gives", "get", "we", "then", "so", "result", "results",
+              "now", "equals", "and", "with", "by", "at", "in", "a", "an", "it", "this", "that", "here"}
 
 
 def _unquoted(s: str) -> str:

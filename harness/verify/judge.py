@@ -190,7 +190,8 @@ def verify(d: Derivation) -> Verdict:
                   for c in checks)
     verdict = "ok" if all(s.status == "ok" for s in steps) else "wrong"
     return Verdict(d.title, d.source, verdict, steps, _conventions(d, p, extra), _summary(steps, len(iterations)),
-                   tuple(notes), tuple(dict.fromkeys(suggestions)), indexing(d).base)
+                   tuple(notes), tuple(dict.fromkeys(suggestions)), indexing(d).base, tuple(d.unchecked),
+                   tuple(d.skipped))
 
 
 def _entries(c: StepCheck) -> tuple[Entry, ...]:

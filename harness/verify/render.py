@@ -35,6 +35,8 @@ def to_json(v: Verdict) -> dict:
                                  "described": c.source.describe()} for c in v.conventions},
         "notes": list(v.notes),
         "suggestions": list(v.suggestions),
+        "unchecked": list(v.unchecked),
+        "skipped": list(v.skipped),
     }
 
 
@@ -60,7 +62,9 @@ def plain(v: Verdict) -> str:
 
 
 def _tail(v: Verdict) -> list[str]:
-    out = ["conventions: " + "; ".join(f"{c.name} = {c.value} ({c.source.describe()})" for c in v.conventions)]
+    out = [f"NOT CHECKED {u}" for u in v.unchecked]
+    out.extend(f"skipped: {k}" for k in v.skipped)
+    out += ["conventions: " + "; ".join(f"{c.name} = {c.value} ({c.source.describe()})" for c in v.conventions)]
     out.extend(f"note: {n}" for n in v.notes if n not in {c.source.detail for c in v.conventions})
     out.extend(f"hint: {s}" for s in v.suggestions)
     return out

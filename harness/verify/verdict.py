@@ -61,6 +61,8 @@ class Verdict:
     notes: tuple[str, ...] = ()
     suggestions: tuple[str, ...] = ()  # other conventions under which everything checks
     index_base: int = 0                # how the document numbers entries (messages use it; JSON `index` is 0-based)
+    unchecked: tuple[str, ...] = ()    # claims read but not checkable from what the document gives, with why
+    skipped: tuple[str, ...] = ()      # numbers read but not used (other layers, demonstrations), with why
 
     @property
     def exit_code(self) -> int:

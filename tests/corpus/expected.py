@@ -51,6 +51,8 @@ def _entry(v):
         raise ValueError("a boolean is not a number")
     if isinstance(v, int):
         return float(v), 0.0
+    if isinstance(v, float):
+        v = Decimal(repr(v))
     exp = v.as_tuple().exponent
     half = 0.5 * 10.0 ** exp if exp < 0 else 0.0
     digits = len(v.as_tuple().digits)
@@ -174,7 +176,7 @@ def run_pipeline(p: dict, x, w, b, target, grad_given, lr, steps: int, fixed: li
         dW, dX = torch.autograd.grad(z, (w, xx), g, retain_graph=True)
         rec["grad_filter"], rec["grad_input"] = dW, dX
         if bb is not None:
-            rec["grad_bias"] = g.sum(dim=(0, 2, 3))
+            rec["grad_bias"] = g.detach().sum(dim=(0, 2, 3))
         if lr is not None:
             rec["updated_filter"] = (w - lr * sub.get("grad_filter", dW)).detach()
             if bb is not None:

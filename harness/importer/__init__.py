@@ -39,7 +39,7 @@ def read_document(path: Path) -> Derivation:
         else:
             from .markdown import segments as md_segments
             segs = md_segments(text)
-        return assemble(collect(segs, str(path)), str(path))
+        return assemble(collect(segs, str(path), text), str(path))
     except RecursionError:
         raise UserError("nested too deeply to read", str(path)) from None
 

@@ -179,6 +179,14 @@ def _assemble(c: Collected, source: str, pick: dict[str, int], conflicts: dict) 
     error_hint = _first(hints, "error")
     grad_output = None
     no_loss = False
+    zeros = _first(hints, "target_zeros")
+    if target is None and zeros is not None and loss in ("sum", "mean", "half_sum", "half_mean"):
+        # the code differentiates Σ output² (or its mean, or ½·Σ): the loss against a target of zeros
+        value = _ones_like_output(x, w, geometry) * 0
+        target = Reading(Label("target"), Value(value, np.full(value.shape, -1)), zeros.line,
+                         f"0 (the loss of line {zeros.line} has no target)", "code")
+        notes.append(f"line {zeros.line}: the code's loss is of the output alone: read as the {loss} loss "
+                     "against a target of zeros")
     if target is None and loss not in ("linear", "linear_ones") and (u := unreadable("target")) is not None:
         raise refuse(u)   # (not the given-gradient reading below: the document meant a target)
     if target is None:
@@ -471,7 +479,9 @@ def _fit_geometry(x, w, stride, padding, dilation, inputs, readings, notes, sour
 
     if fits(stride, padding):
         return stride, padding
-    for s_alt, p_alt in ((stride, 0), (1, padding), (1, 0), (stride, "same"), (1, "same")):
+    # a padding of 2p read where the output fits p per side: the "total padding" convention of some courses
+    half = ((stride, padding // 2),) if isinstance(padding, int) and padding >= 2 and padding % 2 == 0 else ()
+    for s_alt, p_alt in half + ((stride, 0), (1, padding), (1, 0), (stride, "same"), (1, "same")):
         if (s_alt, p_alt) != (stride, padding) and fits(s_alt, p_alt):
             for name, old, new in (("stride", stride, s_alt), ("padding", padding, p_alt)):
                 if old != new and name in inputs:

@@ -66,18 +66,31 @@ class Collected:
     skipped: list[str] = field(default_factory=list)
     indices: list[tuple[int, int, str]] = field(default_factory=list)   # (lowest index, line, text)
     title: str = ""
+    program: object = None                         # `program.Program`: what the code's names mean
+    queue: list = field(default_factory=list)      # labels of what the last code cell printed, in order
+
+
+def _named(out: "Collected", name: str, line: int | None = None) -> Label | None:
+    """A code name's quantity: how the document's code uses it first, then the name itself."""
+    return (out.program.label(name, line) if out.program is not None else None) or code_label(name)
 
 
 MAX_MATH_CHARS = 500_000     # LaTeX read with pylatexenc (about 5 µs a character)
 MAX_SEGMENTS = 50_000
 
 
-def collect(segments: list[Segment], where: str = "document") -> Collected:
+def collect(segments: list[Segment], where: str = "document", text: str | None = None) -> Collected:
     math_chars = sum(len(s.text) for s in segments if s.kind == "math")
     if math_chars > MAX_MATH_CHARS or len(segments) > MAX_SEGMENTS:
         raise UserError(f"too much to read: {math_chars} characters of math in {len(segments)} pieces (the limits are "
                         f"{MAX_MATH_CHARS} and {MAX_SEGMENTS}); crossgrad reads derivations of small cases", where)
     out = Collected()
+    from .program import read_program
+    prog = read_program(segments, text if text is not None else "\n".join(s.text for s in segments))
+    out.program = prog
+    out.hints.extend(prog.hints)
+    built = prog.built                                     # lines whose value the program read
+    code_geometry = bool(prog.aliases)                     # the conv call says the geometry of the code
     math = {id(s): parse_math(s.text, s.line_at) for s in segments if s.kind == "math"}
     y_is_output = _y_is_output(math.values())
     context: tuple[str, int, Label | None] | None = None   # the last prose line that may label a value
@@ -125,11 +138,16 @@ def collect(segments: list[Segment], where: str = "document") -> Collected:
                     _marker(line, seg.line + k, out)
                     markers.extend(out.events[before:])
                     del out.events[before:]
-                _padding(line, seg.line + k, out)
-                _geometry_words(line, seg.line + k, out)
+                if not (code_geometry and seg.line + k in prog.lines):
+                    _padding(line, seg.line + k, out)
+                    _geometry_words(line, seg.line + k, out)
                 out.hints.extend(conventions.from_text(line, seg.line + k, code=code))
             equations, masked = parse_block(seg.text, seg.line)
-            items = ([(e.line, 0, e) for e in equations] + [(f.line, 1, f) for f in scan(masked, seg.line)]
+            if code and seg.line in prog.lines:
+                out.queue = []    # a cell's own literals are not its printout
+            items = ([(e.line, 0, e) for e in equations if e.line not in built]
+                     + [(f.line, 1, f) for f in scan(masked, seg.line) if f.line not in built
+                        and not (code and f.line in prog.lines and _indexing(f, lines[f.line - seg.line]))]
                      + [(m[2], -1, m) for m in markers])
             found_any = False
             for _, kind, item in sorted(items, key=lambda t: (t[0], t[1])):
@@ -141,11 +159,13 @@ def collect(segments: list[Segment], where: str = "document") -> Collected:
                 elif _found(item, out, context, code=code):
                     context = None
                     found_any = True
+            if code and seg.line in prog.prints:   # what the cell prints comes in the blocks after it
+                out.queue = list(prog.prints[seg.line])
             last = next((l.strip() for l in reversed(lines) if l.strip()), "")
             shell = _SHELL.match(last) if code else None
             if shell:   # `print(w)` or `w` ends a cell: its output below is w (updated if the cell changed it)
                 name = shell.group(1)
-                label = code_label(name)
+                label = _named(out, name, seg.line + len(lines) - 1)
                 changed = re.compile(rf"^\s*{re.escape(name)}\s*(?:-=|\+=|=\s*{re.escape(name)}\s*[-+])", re.M)
                 if label is not None and label.quantity in ("filter", "bias") and changed.search(seg.text):
                     label = Label("updated_" + label.quantity)
@@ -157,7 +177,26 @@ def collect(segments: list[Segment], where: str = "document") -> Collected:
         else:
             for eq in math[id(seg)]:
                 context = _equation(eq, out, context, y_is_output)
+    _merge(out, [Reading(label, value, line, text_, "code") for label, value, line, text_ in prog.readings])
     return out
+
+
+def _merge(out: Collected, readings: list[Reading]) -> None:
+    """Values the program built, put among the events by their line (iterations follow document order)."""
+    import bisect
+    line_of = lambda e: e[2] if isinstance(e, tuple) else e.line  # noqa: E731
+    for r in readings:
+        keys = [line_of(e) for e in out.events]
+        out.events.insert(bisect.bisect_right(keys, r.line), r)
+
+
+def _indexing(f: Found, line: str) -> bool:
+    """`x[0][0][:2, :2]` in a line of Python the program read: indexing (a bracket right after a name or
+    another bracket), not a value."""
+    if f.value is None or not f.text.startswith("["):
+        return False
+    at = line.find(f.text[:12])
+    return at > 0 and bool(re.match(r"[\w\])]", line[at - 1]))
 
 
 def _paragraph_label(para: list[tuple[str, int]]) -> Label | None:
@@ -280,7 +319,7 @@ def _equation(eq: Equation, out: Collected, context, y_is_output: bool):
         return context
     text = _clip(eq.latex)
     if label is None:
-        label = loose_label(eq.lhs.latex)
+        label = loose_label(eq.lhs.latex, out.program, line)
     if label is None:
         if value.array.ndim:
             out.skipped.append(f"line {line}: {text} — left side {_clip(eq.lhs.latex, 30)!r} is not a known "
@@ -326,12 +365,17 @@ def _quoted(t: str) -> str:
 
 def _found(f: Found, out: Collected, context, code: bool) -> bool:
     """Add what a plain-text value says; True when it was used (or skipped on purpose)."""
+    if f.value is not None and f.value.array.size <= 1 and re.search(r"(?:\bIn|\bOut|^)\s*$", f.label_text) \
+            and re.fullmatch(r"\s*\[\s*\d*\s*\]:?.*", f.text) and re.search(r"\b(?:In|Out)\s*$", f.label_text):
+        return True    # a notebook prompt "In [86]:" is not a value
+    if code and f.value is not None and re.search(r"[\w\])]$", f.label_text) and f.text.lstrip().startswith("["):
+        return True    # x[0][0], w[:2, 1]: indexing in code, not a value
     label = None
     label_text = _chain_start(f.label_text.replace("\u2063", " ").strip())
     bare = _unquoted(label_text.rstrip(":=").strip())
     written = _quoted(label_text)   # the label as written (for a value that cannot be read)
     if bare and re.fullmatch(r"[A-Za-z_][\w.]*(\[\d+\])*", bare):
-        label = code_label(bare) or latex_label(bare) or prose_label(bare)
+        label = _named(out, bare, f.line) or latex_label(bare) or prose_label(bare)
         written = bare
     elif bare and len(bare) <= 40 and re.fullmatch(r"[^\s=]+", bare) and \
             latex_label(to_latexish(bare)) is not None:   # a symbol: W', Ŷ, ∂L/∂W, W^(1)
@@ -343,17 +387,22 @@ def _found(f: Found, out: Collected, context, code: bool) -> bool:
         label = prose_label(label_text)
         if label is None and code:
             m = re.search(r"([A-Za-z_][\w.]*)\s*=\s*$", label_text)
-            label = code_label(m.group(1)) if m else None
+            label = _named(out, m.group(1), f.line) if m else None
         if label is None:
-            label = loose_label(label_text)
+            label = loose_label(label_text, out.program, f.line)
     else:
         if f.style == "scalar":
             return False
         if code and f.previous:
             m = _SHELL.match(f.previous)
             c = _COMMENT.match(f.previous)
-            label = code_label(m.group(1)) if m else prose_label(c.group(1)) if c else None
+            label = _named(out, m.group(1), f.line) if m else prose_label(c.group(1)) if c else None
             written = m.group(1) if m else _quoted(f.previous)
+        if label is None and code and out.queue:   # the cell printed several values: the next one
+            label = out.queue.pop(0)
+            written = "the value printed next"
+            if label is None:
+                return True
         if label is None:
             label = _context_label(context)
             written = _quoted(context[0]) if context else ""
@@ -404,7 +453,7 @@ _NAME_END = re.compile(r"([A-Za-z_\u0370-\u03ff][\w.\u0370-\u03ff']*(?:\[\d+\])*
 _SELF_UPDATE = re.compile(r"(?<![\w.])([A-Za-z_]\w*)\s*(?::=|←|<-|=)\s*\1\s*[-−+]")
 
 
-def loose_label(text: str) -> Label | None:
+def loose_label(text: str, program=None, line: int | None = None) -> Label | None:
     """The name written just before a value, when the whole left side is not a label: "Forward: out =",
     "db: tensor(", "Input image X (4×4):", "we update: W :=". A printout's opener (`tensor(`, `np.array(`), a
     shape note and the assignment sign are set aside; the last name is read as code or as a symbol."""
@@ -422,7 +471,7 @@ def loose_label(text: str) -> Label | None:
     if not m or m.group(1).lower() in _NOT_NAMES:
         return None
     name = m.group(1)
-    return code_label(name) or latex_label(name)
+    return (program.label(name, line) if program is not None else None) or code_label(name) or latex_label(name)
 
 
 # words that end sentences before a value and name nothing

@@ -289,7 +289,8 @@ def _scalars(text: str, line0: int, starts: list[int], spans: list[tuple[int, in
                 continue
             before = line[prev_end:m.start()]
             prev_end = m.end()
-            if not _LABEL_TAIL.search(before):
+            printout = not before.strip() and m.group(0).startswith(("tensor(", "array(", "np.float", "Array("))
+            if not _LABEL_TAIL.search(before) and not printout:   # tensor(-0.18, grad_fn=…): a printed scalar
                 continue
             if m.group("comma"):             # '0,1' would read as 0: say why it is not read instead
                 out.append(Found(before.strip(), _name(before), None, line0 + k, _clip(line.strip()), "scalar", "",
@@ -302,5 +303,5 @@ def _scalars(text: str, line0: int, starts: list[int], spans: list[tuple[int, in
             arr = np.empty((), dtype=object)
             arr[()] = v
             out.append(Found(before.strip(), _name(before), Value(arr, np.array(d)), line0 + k,
-                             _clip(line.strip()), "scalar", ""))
+                             _clip(line.strip()), "torch" if printout else "scalar", ""))
     return out

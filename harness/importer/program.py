@@ -1,0 +1,1045 @@
+"""The code in a document, read the way its author ran it — but never run.
+
+Worked examples published as notebooks, issue reports and unit tests build their arrays in code
+(`np.arange(16).reshape(1, 4, 4, 1)`, `torch.ones(...)`, `tf.Variable(rowmaj([n, h, w, c]))`) and say which array
+is which by how they are used (`F.conv2d(x, w, stride=2)`, `cn = nn.Conv2d(...); cn(input)`,
+`out.sum().backward()`, `A_grad, B_grad = tape.gradient(y, [A, B])`), not by their names. This module walks the
+Python of each code block with `ast`, evaluating only a whitelist (literals, names, unary minus, `+ - * / // **`,
+the array constructors and reshapes of NumPy/PyTorch/TensorFlow/JAX, slicing, one-expression helper functions
+defined in the document) on exact Fractions; anything else (random numbers, I/O, unknown calls) is simply
+unknown. Nothing is imported and nothing is executed.
+
+What it gives `collect`:
+  - `aliases`: code name -> quantity (`A_tf` -> input, `cn.weight.grad` -> ∂L/∂W, `dout` -> the given upstream
+    gradient; `dcn.weight.grad` -> skipped: another layer);
+  - `readings`: the values the code builds for the conv layer's inputs and for claims (`expected_dW = ...`),
+    in N, C, H, W / O, I, kH, kW order whatever layout the framework used;
+  - `hints`: the loss the code differentiates (`y.sum().backward()` -> all-ones upstream gradient,
+    `(y**2).sum()` -> Σ(y − 0)², `F.mse_loss` -> mean) and the stride/padding/dilation/groups of the conv call.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+import numpy as np
+
+from .conventions import Hint
+from .labels import Label, code_label
+from .latex import Value
+
+MAX_ELEMENTS = 100_000     # an array built in code larger than this is left unknown
+MAX_CALL_DEPTH = 8         # helper functions calling helper functions
+MAX_STATEMENTS = 5_000     # statements read per document
+
+
+class Unknown:
+    """A value the reader does not know (random numbers, files, an unknown call)."""
+    def __repr__(self):
+        return "Unknown"
+
+
+UNKNOWN = Unknown()
+
+
+@dataclass(eq=False)
+class Layer:
+    """`nn.Conv2d(...)`, `tf.keras.layers.Conv2D(...)`: a conv layer (kind "conv") or another layer."""
+    name: str
+    kind: str                  # conv | other
+    call: str                  # the constructor as written (for skip reasons)
+    geometry: dict = field(default_factory=dict)
+    bias: bool = True
+    layout: str = "nchw"
+    weight: object = UNKNOWN
+    bias_value: object = UNKNOWN
+
+
+@dataclass(eq=False)
+class ConvEvent:
+    line: int
+    call: str
+    input: str | None            # code names of the arguments ("x", "A_tf", "cn.weight")
+    filter: str | None
+    bias: str | None
+    geometry: dict
+    layout: str                   # nchw | nhwc
+    operation: str                # cross_correlation | convolution
+    x: object = UNKNOWN
+    w: object = UNKNOWN
+    b: object = UNKNOWN
+    outputs: list = field(default_factory=list)   # names the result was assigned to
+
+
+@dataclass(eq=False)
+class Derived:
+    """A scalar computed from a conv output: `out.sum()`, `(out**2).sum()`, `F.mse_loss(out, t)`."""
+    event: ConvEvent
+    loss: str                     # linear_ones | sum | mean
+    target: str | None = None
+
+
+@dataclass(eq=False)
+class OutputOf:
+    event: ConvEvent
+
+
+@dataclass(eq=False)
+class Program:
+    aliases: dict = field(default_factory=dict)       # code name -> Label (from its first definition on)
+    scoped: dict = field(default_factory=dict)        # code name -> [(from line, Label)]: a name used again
+    prints: dict = field(default_factory=dict)        # segment line -> labels of what it prints, in order
+    readings: list = field(default_factory=list)      # (Label, Value, line, text)
+    hints: list = field(default_factory=list)
+    lines: set = field(default_factory=set)           # lines of statements read as code
+    built: set = field(default_factory=set)           # lines of the statements whose values `readings` has
+    skipped: list = field(default_factory=list)
+    layout: str = "nchw"
+
+    def label(self, name: str, line: int | None = None) -> Label | None:
+        """What the code name means at this line: after a name is assigned anew (another example's `y`,
+        `conv = nn.Conv2d(...)` again), the later value is not the conv layer's."""
+        if line is not None:
+            for start, label in reversed(self.scoped.get(name, ())):
+                if line >= start:
+                    return label
+        return self.aliases.get(name)
+
+
+_CONV_FUNCS = {"conv2d", "conv1d", "corr2d", "correlate2d", "convolve2d", "conv_general_dilated", "conv",
+               "conv_forward", "conv_forward_naive", "conv2d_forward", "conv_forward_fast", "convolution"}
+_CONV_LAYERS = {"Conv2d", "Conv1d", "Conv2D", "Conv1D", "LazyConv2d"}
+_WRAPPERS = {"array", "asarray", "tensor", "Tensor", "FloatTensor", "DoubleTensor", "LongTensor", "IntTensor",
+             "constant", "Variable", "Parameter", "convert_to_tensor", "as_tensor", "from_numpy", "asfarray"}
+_IDENTITY_METHODS = {"float", "double", "astype", "to", "cuda", "cpu", "requires_grad_", "detach", "clone",
+                     "numpy", "type", "long", "int", "contiguous", "copy", "half", "item_", "data"}
+_RANDOM = {"randn", "rand", "randint", "normal", "uniform", "random", "random_sample", "randint_like",
+           "randn_like", "rand_like", "standard_normal", "empty", "empty_like", "truncated_normal"}
+
+
+def _frac(v) -> Fraction:
+    if isinstance(v, Fraction):
+        return v
+    if isinstance(v, bool):
+        return Fraction(int(v))
+    if isinstance(v, int):
+        return Fraction(v)
+    if isinstance(v, float):
+        return Fraction(repr(v))
+    raise TypeError
+
+
+def _arr(v) -> np.ndarray | None:
+    """A nested list / number / array as an object array of Fractions, or None."""
+    if isinstance(v, np.ndarray):
+        return v
+    if isinstance(v, (int, float, Fraction)) and not isinstance(v, bool):
+        a = np.empty((), dtype=object)
+        a[()] = _frac(v)
+        return a
+    if isinstance(v, (list, tuple)):
+        try:
+            items = [_arr(e) for e in v]
+            if any(i is None for i in items):
+                return None
+            if not items:
+                return np.empty((0,), dtype=object)
+            if len({i.shape for i in items}) != 1:
+                return None
+            out = np.empty((len(items),) + items[0].shape, dtype=object)
+            for k, i in enumerate(items):
+                out[k, ...] = i
+            return out
+        except (TypeError, ValueError):
+            return None
+    return None
+
+
+def _shape(args) -> tuple[int, ...] | None:
+    if len(args) == 1 and isinstance(args[0], (list, tuple)):
+        args = args[0]
+    if len(args) == 1 and isinstance(args[0], np.ndarray):
+        args = [int(v) for v in args[0].reshape(-1)]
+    try:
+        dims = tuple(int(_frac(a)) if not isinstance(a, int) else a for a in args)
+    except TypeError:
+        return None
+    if any(d < 0 for d in dims) and dims.count(-1) != 1:
+        return None
+    return dims
+
+
+def _size_ok(shape) -> bool:
+    n = 1
+    for d in shape:
+        n *= max(d, 0)
+    return n <= MAX_ELEMENTS
+
+
+class Reader:
+    def __init__(self):
+        self.env: dict[str, object] = {}
+        self.functions: dict[str, ast.FunctionDef] = {}
+        self.events: list[ConvEvent] = []
+        self.backward: list[tuple[ConvEvent, str, object, str | None, int]] = []   # (event, loss, seed, seed name, line)
+        self.grads: dict[str, tuple[str, int]] = {}      # name -> (code name it is the gradient of, line)
+        self.assigned: list[tuple[str, int, str]] = []    # (name, line, source) in order
+        self.layers: dict[str, Layer] = {}
+        self.lines: set[int] = set()
+        self.statements = 0
+        self.depth = 0
+        self.shown: dict[int, list] = {}     # segment line -> what it prints: names, OutputOf/Derived, None
+        self.segment = 0
+        self.span = range(0)
+        self.spans: dict[int, range] = {}   # first line of a statement -> its lines
+        self.derived: list[tuple[int, ConvEvent]] = []
+
+    # --- statements ------------------------------------------------------------------------------------
+    def run(self, body: list[ast.stmt], offset: int, source: str) -> None:
+        for st in body:
+            self.statements += 1
+            if self.statements > MAX_STATEMENTS:
+                return
+            try:
+                self.statement(st, offset, source)
+            except (ValueError, TypeError, ZeroDivisionError, OverflowError, IndexError, KeyError, AttributeError,
+                    RecursionError, MemoryError):
+                pass
+
+    def statement(self, st, offset: int, source: str) -> None:
+        line = offset + st.lineno - 1
+        for k in range(st.lineno, (getattr(st, "end_lineno", None) or st.lineno) + 1):
+            self.lines.add(offset + k - 1)
+        self.span = range(line, offset + (getattr(st, "end_lineno", None) or st.lineno))
+        text = ast.get_source_segment(source, st) or ""
+        if isinstance(st, ast.FunctionDef):
+            self.functions[st.name] = st
+            return
+        if isinstance(st, (ast.With, ast.For, ast.If)) and not isinstance(st, ast.For):
+            self.run(st.body, offset, source)
+            return
+        if isinstance(st, ast.Assign):
+            value = self.ev(st.value, line, text)
+            for t in st.targets:
+                self.assign(t, value, st.value, line, text)
+            return
+        if isinstance(st, ast.AugAssign):
+            return
+        if isinstance(st, ast.Expr):
+            v = self.ev(st.value, line, text)
+            self.last = (st, v)
+
+    def assign(self, target, value, node, line: int, text: str) -> None:
+        if isinstance(target, ast.Name):
+            self.env[target.id] = value
+            self.assigned.append((target.id, line, text))
+            self.spans[line] = self.span
+            if isinstance(value, OutputOf):
+                value.event.outputs.append(target.id)
+            if isinstance(value, Derived):
+                self.derived.append((line, value.event))
+            if isinstance(value, Layer):
+                value.name = target.id
+                self.layers[target.id] = value
+            return
+        if isinstance(target, (ast.Tuple, ast.List)):
+            # A_grad, B_grad = tape.gradient(y, [A, B]); a, b = 1, 2
+            if isinstance(value, tuple) and len(value) == len(target.elts):
+                for t, v in zip(target.elts, value):
+                    self.assign(t, v, None, line, text)
+                    if isinstance(v, _GradOf) and isinstance(t, ast.Name):
+                        self.grads[t.id] = (v.of, line)
+            else:
+                for t in target.elts:
+                    self.assign(t, UNKNOWN, None, line, text)
+            return
+        name = _dotted(target)
+        if name and isinstance(target, ast.Attribute):   # conv.weight = ..., conv.weight.data = ...
+            parts = name.split(".")
+            if parts[-1] == "data":
+                parts = parts[:-1]
+            layer = self.layers.get(parts[0])
+            if layer is not None and len(parts) == 2 and parts[1] in ("weight", "bias"):
+                setattr(layer, "weight" if parts[1] == "weight" else "bias_value", _arr(value)
+                        if _arr(value) is not None else UNKNOWN)
+            return
+        if isinstance(target, ast.Subscript):   # X[:, 2:6] = 0; conv.weight.data[...] = 1
+            base = _dotted(target.value)
+            if base is None:
+                return
+            parts = [p for p in base.split(".") if p != "data"]
+            layer = self.layers.get(parts[0]) if len(parts) == 2 else None
+            current = (getattr(layer, "weight" if parts[1] == "weight" else "bias_value") if layer
+                       else self.env.get(base))
+            v = _arr(value)
+            if not isinstance(current, np.ndarray) or v is None:
+                if layer is not None and v is not None and isinstance(target.slice, ast.Constant) \
+                        and target.slice.value is Ellipsis:
+                    w = layer.geometry.get("weight_shape")
+                    if w is not None and _size_ok(w):
+                        arr = np.empty(w, dtype=object)
+                        arr[...] = v
+                        setattr(layer, "weight" if parts[1] == "weight" else "bias_value", arr)
+                return
+            current = current.copy()
+            current[self.index(target.slice)] = v
+            if layer is not None:
+                setattr(layer, "weight" if parts[1] == "weight" else "bias_value", current)
+            else:
+                self.env[base] = current
+
+    def index(self, node):
+        if isinstance(node, ast.Tuple):
+            return tuple(self.index(e) for e in node.elts)
+        if isinstance(node, ast.Slice):
+            get = lambda n: None if n is None else int(self.ev(n, 0, ""))  # noqa: E731
+            return slice(get(node.lower), get(node.upper), get(node.step))
+        if isinstance(node, ast.Constant) and node.value is Ellipsis:
+            return Ellipsis
+        v = self.ev(node, 0, "")
+        if isinstance(v, (int, Fraction)) and Fraction(v).denominator == 1:
+            return int(v)
+        raise TypeError
+
+    # --- expressions -----------------------------------------------------------------------------------
+    def ev(self, node, line: int, text: str):
+        if isinstance(node, ast.Constant):
+            v = node.value
+            return v if isinstance(v, (int, float, str, bool)) or v is None else UNKNOWN
+        if isinstance(node, (ast.List, ast.Tuple)):
+            return type(node.elts)(self.ev(e, line, text) for e in node.elts) if isinstance(node, ast.List) \
+                else tuple(self.ev(e, line, text) for e in node.elts)
+        if isinstance(node, ast.Dict):
+            return {self.ev(k, line, text): self.ev(v, line, text) for k, v in zip(node.keys, node.values)
+                    if k is not None}
+        if isinstance(node, ast.Name):
+            return self.env.get(node.id, UNKNOWN)
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+            v = self.ev(node.operand, line, text)
+            a = v if isinstance(v, (int, float, Fraction)) else _arr(v)
+            if a is None or isinstance(v, Unknown):
+                return UNKNOWN
+            return -a if isinstance(node.op, ast.USub) else a
+        if isinstance(node, ast.BinOp):
+            return self.binop(node, line, text)
+        if isinstance(node, ast.Subscript):
+            base = self.ev(node.value, line, text)
+            if isinstance(base, np.ndarray):
+                return base[self.index(node.slice)]
+            if isinstance(base, (list, tuple)):
+                i = self.index(node.slice)
+                return base[i] if isinstance(i, (int, slice)) else UNKNOWN
+            if isinstance(base, dict):
+                return base.get(self.ev(node.slice, line, text), UNKNOWN)
+            return UNKNOWN
+        if isinstance(node, ast.Attribute):
+            base = self.ev(node.value, line, text)
+            if isinstance(base, np.ndarray):
+                if node.attr == "T":
+                    return base.T
+                if node.attr in ("data", "value"):
+                    return base
+                if node.attr == "shape":
+                    return tuple(base.shape)
+            if isinstance(base, Layer):
+                if node.attr == "weight":
+                    return base.weight
+                if node.attr == "bias":
+                    return base.bias_value
+            if isinstance(base, OutputOf) and node.attr == "data":
+                return base
+            return UNKNOWN
+        if isinstance(node, ast.Call):
+            return self.call(node, line, text)
+        return UNKNOWN
+
+    def binop(self, node, line, text):
+        a, b = self.ev(node.left, line, text), self.ev(node.right, line, text)
+        if isinstance(node.op, ast.Pow) and isinstance(a, OutputOf) and b == 2:
+            return _Squared(a.event)
+        if isinstance(node.op, ast.Sub) and isinstance(a, OutputOf):
+            target = _dotted(node.right)
+            return _Residual(a.event, target)
+        if isinstance(node.op, ast.Pow) and isinstance(a, _Residual) and b == 2:
+            return _Squared(a.event, a.target)
+        x = a if isinstance(a, (int, Fraction)) and not isinstance(a, bool) else _arr(a)
+        y = b if isinstance(b, (int, Fraction)) and not isinstance(b, bool) else _arr(b)
+        if x is None or y is None or isinstance(a, (Unknown, str)) or isinstance(b, (Unknown, str)):
+            if isinstance(a, (list, tuple)) and isinstance(node.op, ast.Mult) and isinstance(b, int) and b < 10**4:
+                return a * b   # [0] * 9
+            return UNKNOWN
+        if isinstance(x, float):
+            x = _frac(x)
+        op = node.op
+        if isinstance(op, ast.Add):
+            return x + y
+        if isinstance(op, ast.Sub):
+            return x - y
+        if isinstance(op, ast.Mult):
+            return x * y
+        if isinstance(op, ast.Div):
+            return (np.vectorize(Fraction, otypes=[object])(x) if isinstance(x, np.ndarray) else Fraction(x)) / y
+        if isinstance(op, ast.FloorDiv):
+            return x // y
+        if isinstance(op, ast.Pow) and isinstance(y, int) and 0 <= y <= 8:
+            return x ** y
+        return UNKNOWN
+
+    def call(self, node: ast.Call, line: int, text: str):
+        fn = node.func
+        name = fn.attr if isinstance(fn, ast.Attribute) else fn.id if isinstance(fn, ast.Name) else None
+        if name is None:
+            return UNKNOWN
+        dotted = _dotted(fn) or name
+        kwargs = {k.arg: k.value for k in node.keywords if k.arg}
+
+        def arg(i: int, key: str | None = None):
+            if i < len(node.args):
+                return self.ev(node.args[i], line, text)
+            if key and key in kwargs:
+                return self.ev(kwargs[key], line, text)
+            return None
+
+        args = [self.ev(a, line, text) for a in node.args] if name not in _CONV_FUNCS else None
+        recv = self.ev(fn.value, line, text) if isinstance(fn, ast.Attribute) else None
+        mod = dotted.split(".")[0] if "." in dotted else ""
+        # a method of a conv output: out.sum(), out.backward(g)
+        if isinstance(recv, (OutputOf, _Squared)) and name in ("sum", "mean"):
+            ev_ = recv.event
+            if isinstance(recv, _Squared):
+                return Derived(ev_, "sum" if name == "sum" else "mean", recv.target)
+            return Derived(ev_, "linear_ones" if name == "sum" else "mean_of_output")
+        if name in ("sum", "reduce_sum", "mean", "reduce_mean") and node.args:
+            a0 = args[0]
+            if isinstance(a0, (OutputOf, _Squared)):
+                if isinstance(a0, _Squared):
+                    return Derived(a0.event, "sum" if "sum" in name else "mean", a0.target)
+                return Derived(a0.event, "linear_ones" if "sum" in name else "mean_of_output")
+        if name == "mse_loss" and node.args:
+            a0 = args[0]
+            if isinstance(a0, OutputOf):
+                return Derived(a0.event, "mean", _dotted(node.args[1]) if len(node.args) > 1 else None)
+        if name == "print" and isinstance(fn, ast.Name):
+            for a, v in zip(node.args, args):
+                self.shown.setdefault(self.segment, []).append(
+                    None if isinstance(a, ast.JoinedStr) else _dotted(a) or (v if isinstance(v, (OutputOf, Derived))
+                                                                             else "?"))
+            return None
+        if name == "backward" and isinstance(fn, ast.Attribute):
+            if isinstance(recv, Derived):
+                self.backward.append((recv.event, recv.loss, None, recv.target, line))
+            elif isinstance(recv, OutputOf):
+                if node.args:
+                    seed_node = node.args[0]
+                    seed = args[0]
+                    if isinstance(seed, OutputOf) and seed.event is recv.event:
+                        self.backward.append((recv.event, "self", None, None, line))
+                    else:
+                        self.backward.append((recv.event, "given", seed, _dotted(seed_node), line))
+                else:
+                    self.backward.append((recv.event, "linear_ones", None, None, line))
+            return None
+        if name == "gradient" and node.args:    # tape.gradient(y, [A, B])
+            y = args[0]
+            srcs = node.args[1] if len(node.args) > 1 else None
+            ev_ = y.event if isinstance(y, (OutputOf, Derived)) else None
+            if ev_ is not None:
+                loss = y.loss if isinstance(y, Derived) else "linear_ones"
+                self.backward.append((ev_, loss, None, getattr(y, "target", None), line))
+            if isinstance(srcs, (ast.List, ast.Tuple)):
+                return tuple(_GradOf(_dotted(e)) for e in srcs.elts)
+            return _GradOf(_dotted(srcs)) if srcs is not None else UNKNOWN
+        if name == "grad" and mod in ("autograd", "torch") and len(node.args) >= 2:
+            y = args[0]
+            if isinstance(y, (OutputOf, Derived)):
+                self.backward.append((y.event, y.loss if isinstance(y, Derived) else "linear_ones", None,
+                                      getattr(y, "target", None), line))
+            srcs = node.args[1]
+            if isinstance(srcs, (ast.List, ast.Tuple)):
+                return tuple(_GradOf(_dotted(e)) for e in srcs.elts)
+            return (_GradOf(_dotted(srcs)),)
+        # conv calls and layers
+        if name in _CONV_LAYERS:
+            return self.layer(node, name, kwargs, text)
+        if isinstance(recv, Layer) and name in ("__call__", "forward"):
+            return self.layer_call(recv, node, line, text)
+        if isinstance(fn, ast.Name) and isinstance(self.env.get(fn.id), Layer):
+            return self.layer_call(self.env[fn.id], node, line, text)
+        if name in self.functions and self.depth < MAX_CALL_DEPTH and name not in _CONV_FUNCS:
+            return self.inline(self.functions[name], node, line, text)
+        if name in _CONV_FUNCS or (re.search(r"conv|corr", name, re.I) and "transpose" not in name.lower()
+                                   and "backward" not in name.lower() and len(node.args) >= 2):
+            if "transpose" in name.lower():
+                return UNKNOWN
+            return self.conv_call(node, name, dotted, kwargs, line, text)
+        if isinstance(fn, ast.Name) and name[:1].isupper() and name not in _WRAPPERS:
+            return Layer(name, "other", _clip(text))   # another layer or model (ModulatedDeformConv, Linear)
+        if isinstance(fn, ast.Attribute) and isinstance(recv, Layer):
+            return UNKNOWN
+        if name in ("Linear", "Dense", "MaxPool2d", "BatchNorm2d"):
+            return Layer(name, "other", _clip(text))
+        return self.array_call(name, args, kwargs, recv, fn, line, text)
+
+    def array_call(self, name, args, kwargs, recv, fn, line, text):
+        ev = lambda k: self.ev(kwargs[k], line, text) if k in kwargs else None  # noqa: E731
+        if name in _RANDOM:
+            return UNKNOWN
+        is_method = isinstance(fn, ast.Attribute) and isinstance(recv, np.ndarray)
+        if is_method:
+            a = recv
+            if name in ("reshape", "view", "resize"):
+                shape = _shape(args)
+                return a.reshape(shape) if shape is not None else UNKNOWN
+            if name in ("transpose", "permute"):
+                axes = _shape(args) if args else None
+                return a.transpose(axes) if axes else a.T
+            if name in ("flatten", "ravel"):
+                return a.reshape(-1)
+            if name in ("squeeze",):
+                return a.squeeze() if not args else a.squeeze(int(args[0]))
+            if name in ("unsqueeze",):
+                return np.expand_dims(a, int(args[0]))
+            if name in _IDENTITY_METHODS:
+                return a
+            if name in ("sum",) and not args:
+                return a.sum()
+            if name == "fill_" and args:
+                out = np.empty(a.shape, dtype=object)
+                out[...] = _frac(args[0])
+                return out
+            return UNKNOWN
+        if isinstance(fn, ast.Attribute) and isinstance(recv, (OutputOf,)) and name in _IDENTITY_METHODS:
+            return recv
+        if name in _WRAPPERS and args:
+            a = _arr(args[0])
+            if a is None:
+                return args[0] if isinstance(args[0], (OutputOf, Layer)) else UNKNOWN
+            shape = ev("shape")
+            if shape is not None:
+                dims = _shape([shape])
+                if dims is None:
+                    return UNKNOWN
+                if a.size == 1 and _size_ok(dims):
+                    out = np.empty(dims, dtype=object)
+                    out[...] = a.reshape(-1)[0]
+                    return out
+                return a.reshape(dims)
+            return a
+        if name == "range" and args and all(isinstance(v, int) for v in args):
+            r = range(*args)
+            return list(r) if len(r) <= MAX_ELEMENTS else UNKNOWN
+        if name in ("arange",):
+            nums = [_frac(v) for v in args if not isinstance(v, (str, Unknown)) and v is not None]
+            if not nums or len(nums) > 3:
+                return UNKNOWN
+            start, stop, step = (Fraction(0), nums[0], Fraction(1)) if len(nums) == 1 else \
+                (nums[0], nums[1], nums[2] if len(nums) > 2 else Fraction(1))
+            if step == 0:
+                return UNKNOWN
+            n = max(0, -((start - stop) // step))
+            if n > MAX_ELEMENTS:
+                return UNKNOWN
+            out = np.empty((int(n),), dtype=object)
+            for k in range(int(n)):
+                out[k] = start + k * step
+            return out
+        if name == "linspace" and len(args) >= 2 and (len(args) >= 3 or "num" in kwargs):
+            a, b, n = _frac(args[0]), _frac(args[1]), int(args[2] if len(args) >= 3 else ev("num"))
+            if not 1 <= n <= MAX_ELEMENTS:
+                return UNKNOWN
+            out = np.empty((n,), dtype=object)
+            for k in range(n):
+                out[k] = a + (b - a) * k / (n - 1) if n > 1 else a
+            return out
+        if name in ("ones", "zeros", "full", "empty_filled"):
+            shape = _shape(args[:1] if name == "full" else args) if args else _shape([ev("shape")])
+            if shape is None or not _size_ok(shape):
+                return UNKNOWN
+            fill = Fraction(1) if name == "ones" else Fraction(0) if name == "zeros" else _frac(args[1])
+            out = np.empty(shape, dtype=object)
+            out[...] = fill
+            return out
+        if name in ("ones_like", "zeros_like", "full_like") and args:
+            a = _arr(args[0]) if not isinstance(args[0], OutputOf) else None
+            if isinstance(args[0], OutputOf):
+                return _Fill(args[0].event, 1 if name == "ones_like" else 0)
+            if a is None:
+                return UNKNOWN
+            out = np.empty(a.shape, dtype=object)
+            out[...] = Fraction(1) if name == "ones_like" else Fraction(0) if name == "zeros_like" \
+                else _frac(args[1])
+            return out
+        if name in ("eye", "identity") and args:
+            n = int(args[0])
+            if n * n > MAX_ELEMENTS:
+                return UNKNOWN
+            out = np.empty((n, n), dtype=object)
+            out[...] = Fraction(0)
+            for k in range(n):
+                out[k, k] = Fraction(1)
+            return out
+        if name in ("reshape", "view") and len(args) >= 2 and isinstance(args[0], np.ndarray):
+            shape = _shape(args[1:])
+            return args[0].reshape(shape) if shape is not None else UNKNOWN
+        if name in ("transpose", "permute") and args and isinstance(args[0], np.ndarray):
+            axes = _shape(args[1:]) if len(args) > 1 else (_shape([ev("axes")]) if "axes" in kwargs else None)
+            return args[0].transpose(axes) if axes else args[0].T
+        if name in ("stack", "dstack", "concatenate", "cat", "hstack", "vstack") and args:
+            parts = [_arr(p) for p in (args[0] if isinstance(args[0], (list, tuple)) else [])]
+            if not parts or any(p is None for p in parts):
+                return UNKNOWN
+            axis = int(args[1]) if len(args) > 1 else int(ev("axis") or ev("dim") or 0)
+            f = {"stack": np.stack, "dstack": np.dstack, "hstack": np.hstack, "vstack": np.vstack}.get(
+                name, np.concatenate)
+            return f(parts) if name in ("dstack", "hstack", "vstack") else f(parts, axis=axis)
+        if name in ("product", "prod") and args:
+            a = _arr(args[0])
+            return int(np.prod(a)) if a is not None else UNKNOWN
+        if name in ("float", "int") and args and isinstance(args[0], (int, float, Fraction)):
+            return _frac(args[0]) if name == "float" else int(args[0])
+        if name == "len" and args and isinstance(args[0], (list, tuple, np.ndarray)):
+            return len(args[0])
+        if name in ("dict",):
+            return {k: self.ev(v, line, text) for k, v in kwargs.items()}
+        return UNKNOWN
+
+    def inline(self, fdef: ast.FunctionDef, node: ast.Call, line: int, text: str):
+        """A helper defined in the document (`def rowmaj(s): return np.arange(...).reshape(s)`): its
+        assignments and return, with its parameters bound, in a scope of its own."""
+        params = [a.arg for a in fdef.args.args]
+        defaults = fdef.args.defaults
+        bound = dict(zip(params[len(params) - len(defaults):], [self.ev(d, line, text) for d in defaults]))
+        for p, a in zip(params, node.args):
+            bound[p] = self.ev(a, line, text)
+        for k in node.keywords:
+            if k.arg in params:
+                bound[k.arg] = self.ev(k.value, line, text)
+        saved, saved_lines = self.env, set(self.lines)
+        self.env = {**saved, **bound}
+        self.depth += 1
+        result = UNKNOWN
+        try:
+            for st in fdef.body:
+                if isinstance(st, ast.Return):
+                    result = self.ev(st.value, line, text) if st.value is not None else None
+                    break
+                if isinstance(st, ast.Assign):
+                    v = self.ev(st.value, line, text)
+                    for t in st.targets:
+                        if isinstance(t, ast.Name):
+                            self.env[t.id] = v
+                elif not isinstance(st, (ast.Expr, ast.Pass)):
+                    break
+        finally:
+            self.env, self.lines = saved, saved_lines
+            self.depth -= 1
+        return result if not isinstance(result, (OutputOf, Derived)) else UNKNOWN
+
+    def layer(self, node, name, kwargs, text):
+        ev = lambda k, i=None: (self.ev(kwargs[k], 0, text) if k in kwargs else  # noqa: E731
+                                self.ev(node.args[i], 0, text) if i is not None and i < len(node.args) else None)
+        tf = name.endswith("D")   # Keras: Conv2D(filters, kernel_size, strides, padding)
+        if tf:
+            geometry = {"stride": ev("strides", 2), "padding": ev("padding", 3), "out": ev("filters", 0),
+                        "kernel": ev("kernel_size", 1), "dilation": ev("dilation_rate")}
+            bias = ev("use_bias")
+        else:
+            geometry = {"in": ev("in_channels", 0), "out": ev("out_channels", 1), "kernel": ev("kernel_size", 2),
+                        "stride": ev("stride", 3), "padding": ev("padding", 4), "dilation": ev("dilation", 5),
+                        "groups": ev("groups", 6)}
+            bias = ev("bias", 7)
+        k = geometry.get("kernel")
+        if isinstance(k, int):
+            k = (k, k)
+        if not tf and isinstance(k, (tuple, list)) and all(isinstance(v, int) for v in (geometry["in"],
+                                                                                       geometry["out"])):
+            g = geometry.get("groups") if isinstance(geometry.get("groups"), int) else 1
+            geometry["weight_shape"] = (geometry["out"], geometry["in"] // g, *k)
+        return Layer(name, "conv", _clip(text), {k_: v for k_, v in geometry.items() if v is not None},
+                     bias=bias is not False, layout="nhwc" if tf else "nchw")
+
+    def layer_call(self, layer: Layer, node, line, text):
+        if layer.kind != "conv" or not node.args:
+            return UNKNOWN
+        x_name = _dotted(node.args[0])
+        ev_ = ConvEvent(line, _clip(text), x_name, f"{layer.name}.weight",
+                        f"{layer.name}.bias" if layer.bias else None, dict(layer.geometry), layer.layout,
+                        "cross_correlation", self.ev(node.args[0], line, text), layer.weight,
+                        layer.bias_value if layer.bias else UNKNOWN)
+        ev_.layer = layer
+        self.events.append(ev_)
+        return OutputOf(ev_)
+
+    def conv_call(self, node, name, dotted, kwargs, line, text):
+        args = node.args
+        ev = lambda k, i=None: (self.ev(kwargs[k], line, text) if k in kwargs else  # noqa: E731
+                                self.ev(args[i], line, text) if i is not None and i < len(args) else None)
+        tf = dotted.startswith(("tf.", "tensorflow.")) or "tf.nn" in dotted
+        geometry: dict = {}
+        bias_node = None
+        operation = "convolution" if name == "convolve2d" else "cross_correlation"
+        if tf:
+            geometry = {"stride": ev("strides", 2), "padding": ev("padding", 3), "dilation": ev("dilations")}
+            fmt = ev("data_format")
+            layout = "nchw" if isinstance(fmt, str) and fmt.upper() == "NCHW" else "nhwc"
+        else:
+            layout = "nchw"
+            if name in ("correlate2d", "convolve2d"):
+                geometry = {"mode": ev("mode", 2)}
+            elif name.startswith("conv_forward"):
+                param = ev("conv_param", 3)
+                bias_node = args[2] if len(args) > 2 else None
+                if isinstance(param, dict):
+                    geometry = {"stride": param.get("stride"), "padding": param.get("pad")}
+            else:
+                bias_node = args[2] if len(args) > 2 else kwargs.get("bias")
+                geometry = {"stride": ev("stride", 3), "padding": ev("padding", 4), "dilation": ev("dilation", 5),
+                            "groups": ev("groups", 6)}
+        if len(args) < 2:
+            return UNKNOWN
+        ev_ = ConvEvent(line, _clip(text), _dotted(args[0]), _dotted(args[1]),
+                        _dotted(bias_node) if bias_node is not None else None,
+                        {k: v for k, v in geometry.items() if v is not None}, layout, operation,
+                        self.ev(args[0], line, text), self.ev(args[1], line, text),
+                        self.ev(bias_node, line, text) if bias_node is not None else UNKNOWN)
+        self.events.append(ev_)
+        return OutputOf(ev_)
+
+
+@dataclass(eq=False)
+class _Squared:
+    event: ConvEvent
+    target: str | None = None
+
+
+@dataclass(eq=False)
+class _Residual:
+    event: ConvEvent
+    target: str | None
+
+
+@dataclass(eq=False)
+class _Fill:
+    event: ConvEvent
+    value: int
+
+
+@dataclass(eq=False)
+class _GradOf:
+    of: str | None
+
+
+def _dotted(node) -> str | None:
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        base = _dotted(node.value)
+        return f"{base}.{node.attr}" if base else None
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and \
+            node.func.attr in _IDENTITY_METHODS | {"requires_grad_"}:
+        return _dotted(node.func.value)   # x.float(), w.cuda()
+    return None
+
+
+def _clip(t: str, n: int = 60) -> str:
+    t = " ".join(t.split())
+    return t if len(t) <= n else t[: n - 1] + "…"
+
+
+# --- reading the code blocks of a document ---------------------------------------------------------------
+
+MAX_REPAIRS = 100   # lines set aside (prompts, output, prose, other languages) before a block is given up
+_PROMPT = re.compile(r"^(\s*)(?:>>>\s?|\.\.\.\s?|In\s*\[\s*\d*\s*\]:\s?)")
+_OUTPUT_START = re.compile(r"^\s*(?:tensor\(|array\(|Parameter containing|\(Parameter|\[\[|\[\s*-?\d|Out\[\d+\])")
+
+
+def python_source(text: str) -> str | None:
+    """The block as Python that `ast` parses: prompts stripped, lines that do not parse blanked (their line
+    numbers kept); None when it is not code (printed output, prose, another language)."""
+    import textwrap
+    lines = [_PROMPT.sub(r"\1", l) for l in textwrap.dedent(text).split("\n")]
+    if not any(l.strip() for l in lines) or _OUTPUT_START.match(next(l for l in lines if l.strip())):
+        return None
+    lines = [("" if l.lstrip().startswith(("%", "!")) else l) for l in lines]
+    for _ in range(MAX_REPAIRS):
+        src = "\n".join(lines)
+        try:
+            ast.parse(src)
+        except SyntaxError as exc:
+            k = (exc.lineno or 1) - 1
+            if not 0 <= k < len(lines) or not lines[k].strip():
+                k = next((i for i in range(min(k, len(lines) - 1), -1, -1) if lines[i].strip()), None)
+                if k is None:
+                    return None
+            lines[k] = ""
+            continue
+        except (ValueError, RecursionError, MemoryError):
+            return None
+        kept = sum(bool(l.strip()) for l in lines)
+        return src if kept else None
+    return None
+
+
+def read_program(segments, text: str) -> Program:
+    """The program of a document's code blocks (read from its raw lines: matrices written as text rows were
+    taken out of the segments), or of the whole text when it has no code block (a test file given as text)."""
+    r = Reader()
+    prints: dict[int, list[str]] = {}
+    raw = text.split("\n")
+
+    def block(seg) -> str:
+        n = seg.text.count("\n") + 1
+        return "\n".join(raw[seg.line - 1: seg.line - 1 + n])
+
+    sources = [(seg, python_source(block(seg))) for seg in segments if seg.kind == "code"]
+    if not any(src for _, src in sources) and len(text) < 200_000:   # a source file given as text (a unit test)
+        from .segments import Segment
+        sources = [(Segment("code", text, 1), python_source(text))]
+    for seg, src in sources:
+        if not src:
+            continue
+        try:
+            tree = ast.parse(src)
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            continue
+        r.segment, r.last = seg.line, None
+        r.run(tree.body, seg.line, src)
+        last = tree.body[-1] if tree.body else None
+        if r.last is not None and r.last[0] is last and not _is_print(last):   # a cell's last expression is shown
+            items = last.value.elts if isinstance(last.value, ast.Tuple) else [last.value]
+            shown = [_dotted(e) for e in items]
+            if all(shown):
+                r.shown.setdefault(seg.line, []).extend(shown)
+            elif isinstance(r.last[1], (OutputOf, Derived)):
+                r.shown.setdefault(seg.line, []).append(r.last[1])
+    return _program(r)
+
+
+def _is_print(st) -> bool:
+    return isinstance(st, ast.Expr) and isinstance(st.value, ast.Call) and \
+        isinstance(st.value.func, ast.Name) and st.value.func.id == "print"
+
+
+_FILLER = {"expected", "exp", "correct", "true", "ref", "reference", "gold", "flat", "answer", "np", "tf",
+           "torch", "jax", "jnp", "value", "values", "result", "my", "manual", "hand", "golden", "target"}
+
+
+def _program(r: Reader) -> Program:
+    p = Program(lines=set(r.lines))
+    if not r.events:
+        return p
+    with_backward = {id(b[0]) for b in r.backward}
+    ev = next((e for e in r.events if id(e) in with_backward), r.events[0])
+    p.layout = ev.layout
+    role_names = {"input": ev.input, "filter": ev.filter, "bias": ev.bias}
+    roles: dict[str, str] = {}
+    for q, name in role_names.items():
+        if name:
+            roles[name] = q
+            p.aliases[name] = Label(q)
+            p.aliases[f"{name}.grad"] = Label({"input": "grad_input", "filter": "grad_filter",
+                                               "bias": "grad_bias"}[q])
+    for name in ev.outputs:
+        p.aliases.setdefault(name, Label("output"))
+        p.aliases.setdefault(f"{name}.grad", Label("grad_output"))
+    for name, (of, _) in r.grads.items():
+        if of in roles:
+            p.aliases[name] = Label({"input": "grad_input", "filter": "grad_filter", "bias": "grad_bias"}[roles[of]])
+    for layer in r.layers.values():
+        if layer.kind != "conv" or layer is not getattr(ev, "layer", None):
+            reason = f"a quantity of another layer ({layer.call})"
+            for attr in ("weight", "bias", "weight.grad", "bias.grad"):
+                p.aliases.setdefault(f"{layer.name}.{attr}", Label("skip", reason=reason))
+    for other in r.events:
+        if other is not ev:
+            for name in other.outputs:
+                p.aliases.setdefault(name, Label("skip", reason=f"another convolution (line {other.line}: "
+                                                              f"{other.call})"))
+    # the loss the code differentiates
+    for e, loss, seed, seed_name, line in r.backward:
+        if e is not ev:
+            continue
+        text = f"line {line}"
+        if loss == "given":
+            if isinstance(seed, _Fill):
+                p.hints.append(Hint("loss", "linear_ones" if seed.value == 1 else "linear", line, text, 2))
+            elif seed_name:
+                p.aliases[seed_name] = Label("grad_output")
+                a = _arr(seed) if not isinstance(seed, Unknown) else None
+                if a is not None:
+                    p.readings.append((Label("grad_output"), _to_nchw(a, "output", ev.layout), line,
+                                       f"{seed_name} (the gradient given to backward)"))
+        elif loss == "self":
+            p.hints.append(Hint("loss", "half_sum", line, "the output fed back as its own gradient "
+                                "(L = ½·Σ output²)", 2))
+            p.hints.append(Hint("target_zeros", True, line, text, 2))
+        elif loss in ("linear_ones",):
+            p.hints.append(Hint("loss", "linear_ones", line, f"line {line}: the sum of the output differentiated "
+                                "(upstream gradient of ones)", 2))
+        elif loss in ("sum", "mean"):
+            p.hints.append(Hint("loss", loss, line, text, 2))
+            if seed_name is None:
+                p.hints.append(Hint("target_zeros", True, line, text, 2))
+        break
+    # geometry of the chosen call
+    for key in ("stride", "padding", "dilation", "groups", "mode"):
+        v = ev.geometry.get(key)
+        value = _geometry_value(key, v, ev)
+        if value is not None:
+            name = "padding" if key == "mode" else key
+            p.readings.append((Label(name), _scalar(Fraction(value) if name == "stride" else value), ev.line,
+                               ev.call))
+    if ev.operation == "convolution":
+        p.hints.append(Hint("operation", "convolution", ev.line, f"line {ev.line}: {ev.call}", 2))
+    # values built by the code
+    last_line = {name: line for name, line, _ in r.assigned}
+    for q, value in (("input", ev.x), ("filter", ev.w), ("bias", ev.b)):
+        a = _arr(value) if not isinstance(value, (Unknown, OutputOf)) else None
+        if a is not None and a.size:
+            name = role_names[q] or q
+            p.readings.append((Label(q), _to_nchw(a, q, ev.layout), last_line.get(name.split(".")[0], ev.line),
+                               f"{name} (built in code)"))
+    shapes = {q: _arr(v).shape for q, v in (("input", ev.x), ("filter", ev.w)) if _arr(v) is not None
+              and not isinstance(v, Unknown)}
+    for name, line, text in r.assigned:
+        if name in roles or name in ev.outputs:
+            continue
+        label = p.aliases.get(name) or name_label(name, roles)
+        if label is None or label.quantity in ("input", "filter", "bias", "skip", "target"):
+            continue
+        p.aliases.setdefault(name, label)
+        a = _arr(r.env.get(name)) if not isinstance(r.env.get(name), (Unknown, OutputOf)) else None
+        if a is None or not a.size or (a.ndim == 0 and label.quantity not in ("loss", "grad_bias")):
+            continue
+        like = {"grad_input": "input", "grad_filter": "filter", "updated_filter": "filter",
+                "output": "output", "grad_output": "output"}.get(label.quantity)
+        if like in shapes and a.ndim == 1 and a.size == int(np.prod(shapes[like])):
+            a = a.reshape(shapes[like])   # a flattened array in the framework's own order
+        if like == "output" and ev.layout == "nhwc" and a.ndim == 1:
+            continue
+        p.readings.append((label, _to_nchw(a, like or "output", ev.layout), line, _clip(text)))
+    p.readings = [x for x in p.readings if x[1] is not None]
+    p.built = {k for x in p.readings if x[0].quantity not in ("stride", "padding", "dilation", "groups")
+               for k in r.spans.get(x[2], (x[2],))}
+    _scopes(p, r, ev, roles)
+    for seg_line, items in r.shown.items():
+        p.prints[seg_line] = [_shown_label(p, ev, item, seg_line) for item in items]
+    return p
+
+
+def _shown_label(p: Program, ev: ConvEvent, item, line: int) -> Label | None:
+    if item is None:
+        return None          # an f-string labels its own value
+    if isinstance(item, OutputOf):
+        return Label("output") if item.event is ev else Label("skip", reason=f"the output of another "
+                                                                             f"convolution (line {item.event.line})")
+    if isinstance(item, Derived):
+        return Label("loss") if item.event is ev and item.loss in ("linear_ones", "sum", "mean") else \
+            Label("skip", reason="a value derived from another convolution")
+    if item == "?":
+        return Label("skip", reason="printed by the code, not a conv-layer quantity")
+    return p.label(item, line) or code_label(item)
+
+
+def _scopes(p: Program, r: Reader, ev: ConvEvent, roles: dict[str, str]) -> None:
+    """A role's name assigned anew after the conv call (the next example's `y = conv(x)`, `conv = nn.Conv2d`
+    again) means something else from that line on; `y = y.sum()` of the conv output is the loss."""
+    layer = getattr(ev, "layer", None)
+    tracked = set(roles) | set(ev.outputs) | ({layer.name} if layer else set())
+    for name, line, text in r.assigned:
+        base = name
+        if base not in {t.split(".")[0] for t in tracked} or line <= ev.line:
+            continue
+        if base in ev.outputs and line in _derived_lines(r, ev):
+            p.scoped.setdefault(base, []).append((line, Label("loss")))
+            continue
+        reason = f"another example: {base} is assigned anew at line {line} ({_clip(text, 40)})"
+        for key in list(p.aliases):
+            if key == base or key.startswith(base + "."):
+                p.scoped.setdefault(key, []).append((line, Label("skip", reason=reason)))
+        if base not in p.aliases:
+            p.scoped.setdefault(base, []).append((line, Label("skip", reason=reason)))
+
+
+def _derived_lines(r: Reader, ev: ConvEvent) -> set[int]:
+    return {line for line, e in r.derived if e is ev}
+
+
+def name_label(name: str, roles: dict[str, str]) -> Label | None:
+    """A claim's code name, read with the document's own role names: `expected_B_grad_flat` with B_tf the
+    filter is ∂L/∂W; `correct_out` is the output; `expected_dW` is ∂L/∂W."""
+    words = [w for w in re.split(r"_+", name) if w and w.lower() not in _FILLER]
+    if not words:
+        return None
+    stems = {}
+    for role_name, q in roles.items():
+        base = role_name.split(".")[0] if not role_name.endswith((".weight", ".bias")) else role_name
+        stem = re.split(r"_+", base)[0]
+        stems[stem.lower()] = q
+        if role_name.endswith(".weight"):
+            stems["weight"] = q
+    lowered = [w.lower() for w in words]
+    if "grad" in lowered or "gradient" in lowered:
+        rest = [w for w in lowered if w not in ("grad", "gradient")]
+        if len(rest) == 1 and rest[0] in stems:
+            return Label({"input": "grad_input", "filter": "grad_filter", "bias": "grad_bias"}[stems[rest[0]]])
+    label = code_label("_".join(words))
+    if label is None and len(words) == 1 and lowered[0].startswith("d") and lowered[0][1:] in stems:
+        return Label({"input": "grad_input", "filter": "grad_filter", "bias": "grad_bias"}[stems[lowered[0][1:]]])
+    return label
+
+
+def _geometry_value(key: str, v, ev: ConvEvent):
+    if v is None or isinstance(v, Unknown):
+        return None
+    if isinstance(v, str):
+        s = v.strip().lower()
+        if key in ("padding", "mode"):
+            if s == "valid":
+                return 0
+            if s == "same":
+                return "same"
+            if s == "full":
+                w = _arr(ev.w) if not isinstance(ev.w, Unknown) else None
+                return int(w.shape[-1]) - 1 if w is not None and w.ndim == 2 and w.shape[0] == w.shape[1] else None
+        return None
+    if isinstance(v, (list, tuple)):
+        vals = [int(x) for x in v if isinstance(x, (int, Fraction))]
+        if len(vals) != len(v) or not vals:
+            return None
+        if key == "stride" and ev.layout == "nhwc" and len(vals) == 4:
+            vals = vals[1:3]
+        if len(set(vals)) == 1:
+            return vals[0]
+        if key == "padding" and len(vals) == 2:
+            return (vals[0], vals[0], vals[1], vals[1])
+        if key == "dilation" and len(vals) == 2:
+            return tuple(vals)
+        return None
+    if isinstance(v, (int, Fraction)) and Fraction(v).denominator == 1:
+        return int(v)
+    return None
+
+
+def _scalar(v) -> Value:
+    a = np.empty((), dtype=object)
+    a[()] = v
+    return Value(a, np.array(-1))
+
+
+def _to_nchw(a: np.ndarray, like: str, layout: str) -> Value | None:
+    """N, H, W, C -> N, C, H, W; H, W, I, O -> O, I, H, W (TensorFlow's orders) for 4-D arrays."""
+    a = np.asarray(a, dtype=object)
+    try:
+        a = np.vectorize(_frac, otypes=[object])(a) if a.size else a
+    except TypeError:
+        return None   # not all numbers
+    if layout == "nhwc" and a.ndim == 4:
+        a = a.transpose(3, 2, 0, 1) if like == "filter" else a.transpose(0, 3, 1, 2)
+    elif layout == "nhwc" and a.ndim == 3 and like != "filter":
+        a = a.transpose(2, 0, 1)
+    # exact: built in code (a literal's decimals are its exact value, not a rounding)
+    return Value(np.ascontiguousarray(a), np.full(a.shape, -1, dtype=int))

@@ -68,3 +68,47 @@ class Derivation:
     # claims read but not checkable from what the document gives ("line 12: ∂L/∂W — no target ..."); shown in
     # the normal report, never dropped silently
     unchecked: tuple[str, ...] = ()
+    # importer: which value of the document took each input role, on what evidence, and the best assignment
+    # that lost (None when nothing competed)
+    assignment: tuple["Assigned", ...] = ()
+    score: tuple[int, int] | None = None          # (claimed steps right, claimed steps checked) when it competed
+    runner_up: "Alternative | None" = None
+
+
+# The roles a value of a document can be given on the command line (`--role NAME=ROLE`), with the words people
+# use for them. `skip` leaves a value out.
+ROLES = ("input", "filter", "bias", "target", "grad_output", "output", "activation", "loss", "grad_filter",
+         "grad_input", "grad_bias", "updated_filter", "updated_bias", "skip")
+ROLE_WORDS = {"x": "input", "image": "input", "kernel": "filter", "weight": "filter", "weights": "filter",
+              "w": "filter", "y": "target", "label": "target", "upstream": "grad_output", "dy": "grad_output",
+              "delta": "grad_output", "prediction": "output", "dw": "grad_filter", "dx": "grad_input",
+              "db": "grad_bias", "ignore": "skip", "none": "skip"}
+
+
+@dataclass(frozen=True)
+class Declared:
+    """What the person says on the command line; it wins over what the document says, and the report says so."""
+
+    stride: int | tuple[int, int] | None = None
+    padding: int | str | tuple[int, int] | None = None   # p, (ph, pw), "same", "valid"
+    layout: str | None = None                           # nchw | nhwc: how the document's written arrays are laid out
+    roles: tuple[tuple[str, str], ...] = ()             # (name as the document writes it, a ROLES entry)
+
+
+@dataclass(frozen=True)
+class Assigned:
+    """One input role and the value that took it."""
+
+    role: str          # input | filter | bias | target | grad_output | stride | padding | ...
+    line: int          # 0: declared on the command line
+    text: str          # what was read there
+    evidence: str      # "labelled 'Input X:'", "operand of the conv call at line 9", "declared on the command line"
+
+
+@dataclass(frozen=True)
+class Alternative:
+    """The best assignment that lost: what it changes, and how many claimed steps check under it."""
+
+    changes: tuple[Assigned, ...]
+    ok: int
+    checked: int

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..derivation import Derivation
+from ..derivation import Declared, Derivation
 from .. import textfile
 from ..errors import UserError
 
@@ -24,9 +24,10 @@ def read_text(path: Path) -> str:
     return textfile.read_text(path, MAX_BYTES, "derivation")
 
 
-def read_document(path: Path) -> Derivation:
+def read_document(path: Path, declared: Declared | None = None) -> Derivation:
     """The derivation a Markdown/LaTeX/text document claims. Raises UserError (with the line) when a needed
-    quantity is missing, ambiguous or unreadable."""
+    quantity is missing, ambiguous or unreadable. `declared`: what the command line says (stride, padding,
+    layout, roles), over what the document says."""
     from .assemble import assemble
     from .collect import collect
 
@@ -39,7 +40,8 @@ def read_document(path: Path) -> Derivation:
         else:
             from .markdown import segments as md_segments
             segs = md_segments(text)
-        return assemble(collect(segs, str(path), text), str(path))
+        declared = declared or Declared()
+        return assemble(collect(segs, str(path), text, declared.roles), str(path), declared)
     except RecursionError:
         raise UserError("nested too deeply to read", str(path)) from None
 

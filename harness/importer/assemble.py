@@ -19,7 +19,7 @@ from types import MappingProxyType
 
 import numpy as np
 
-from ..derivation import CLAIMABLE, Claim, Derivation, Source
+from ..derivation import CLAIMABLE, Alternative, Assigned, Claim, Declared, Derivation, Source
 from ..errors import UserError
 from ..problem import MAX_STEPS, make_problem
 from .collect import Collected, Reading, Unreadable
@@ -36,7 +36,7 @@ _PROBLEM_KEY = {"input": "input", "filter": "filter", "target": "target", "bias"
 MAX_ASSIGNMENTS = 64   # candidate assignments of conflicting inputs tried by the arithmetic (each one verify run)
 
 
-def assemble(c: Collected, source: str) -> Derivation:
+def assemble(c: Collected, source: str, declared: Declared = Declared()) -> Derivation:
     """The derivation under the best assignment of the document's values to the inputs. Labels propose; when
     one quantity has several different candidate values (a helper's default `padding=1`, another example's
     input, another layer's bias), each combination is tried (at most MAX_ASSIGNMENTS) and the one under which
@@ -44,9 +44,13 @@ def assemble(c: Collected, source: str) -> Derivation:
     skipped with their line."""
     import itertools
 
+    from dataclasses import replace
+
     from ..verify import verify
+    if declared.layout is not None:
+        c = _laid_out(c, declared.layout)
     conflicts: dict[str, list[Reading]] = {}
-    first = _assemble_once(c, source, {}, conflicts)
+    first = _assemble_once(c, source, {}, conflicts, declared)
     if not conflicts:
         if isinstance(first, UserError):
             raise first
@@ -54,9 +58,10 @@ def assemble(c: Collected, source: str) -> Derivation:
     names = list(conflicts)
     combos = list(itertools.islice(itertools.product(*(range(len(conflicts[q])) for q in names)), MAX_ASSIGNMENTS))
     best, best_score, best_pick = None, None, None
+    scored: list[tuple[tuple[int, int, int], dict[str, int]]] = []
     for combo in combos:
         pick = dict(zip(names, combo))
-        d = first if not any(combo) else _assemble_once(c, source, pick, {})
+        d = first if not any(combo) else _assemble_once(c, source, pick, {}, declared)
         if isinstance(d, UserError):
             score = (-1, 0, 0)
         else:
@@ -67,15 +72,26 @@ def assemble(c: Collected, source: str) -> Derivation:
             else:
                 checked = [st for st in v.steps]
                 score = (sum(st.status == "ok" for st in checked), len(checked), -sum(combo))
+        scored.append((score, pick))
         if best_score is None or score > best_score:
             best, best_score, best_pick = d, score, pick
     if isinstance(best, UserError):
         raise best
-    from dataclasses import replace
     unused = [f"line {r.line}: {_clip(r.text)} — another value for the {_name(q)}, not used: the document's "
               f"claimed values check under line {conflicts[q][best_pick[q]].line}{_BATCH_HINT.get(q, '')}"
               for q in names for k, r in enumerate(conflicts[q]) if k != best_pick[q]]
-    return replace(best, skipped=best.skipped + tuple(unused))
+    # the runner-up: the best of the other assignments, and what it would change
+    others = sorted((sp for sp in scored if sp[1] != best_pick), key=lambda sp: sp[0], reverse=True)
+    runner = None
+    if others and others[0][0][0] >= 0:
+        (ok, checked, _), pick = others[0]
+        changes = tuple(Assigned(q, conflicts[q][k].line, _clip(conflicts[q][k].text), "another candidate")
+                        for q, k in pick.items() if k != best_pick[q])
+        runner = Alternative(changes, ok, checked)
+    evidence = f"the arithmetic: {best_score[0]} of {best_score[1]} claimed steps check under it"
+    assignment = tuple(replace(a, evidence=evidence) if a.role in names else a for a in best.assignment)
+    return replace(best, skipped=best.skipped + tuple(unused), assignment=assignment,
+                   score=best_score[:2], runner_up=runner)
 
 
 _BATCH_HINT = dict.fromkeys(("input", "filter", "target"),
@@ -83,14 +99,15 @@ _BATCH_HINT = dict.fromkeys(("input", "filter", "target"),
                            "is image 0, channel 1; W_{o,c,:,:} for filters)")
 
 
-def _assemble_once(c: Collected, source: str, pick: dict[str, int], conflicts: dict) -> Derivation | UserError:
+def _assemble_once(c: Collected, source: str, pick: dict[str, int], conflicts: dict,
+                   declared: Declared) -> Derivation | UserError:
     try:
-        return _assemble(c, source, pick, conflicts)
+        return _assemble(c, source, pick, conflicts, declared)
     except UserError as exc:
         return exc
 
 
-def _assemble(c: Collected, source: str, pick: dict[str, int], conflicts: dict) -> Derivation:
+def _assemble(c: Collected, source: str, pick: dict[str, int], conflicts: dict, declared: Declared) -> Derivation:
     where = lambda line: f"{source}: line {line}"  # noqa: E731
     readings = [_resolve_e(e) for e in c.events if isinstance(e, Reading)]
     unread = [e for e in c.events if isinstance(e, Unreadable)]
@@ -124,7 +141,8 @@ def _assemble(c: Collected, source: str, pick: dict[str, int], conflicts: dict) 
         readings[pos] = stacked
     for r in readings:
         q = r.label.quantity
-        if q in INPUTS + ("learning_rate", "stride", "padding", "groups", "dilation") and r.label.index is None:
+        if q in INPUTS + ("learning_rate", "stride", "padding", "groups", "dilation") and r.label.index is None \
+                and getattr(declared, q, None) is None:   # what the command line declares is not a candidate
             first = inputs.get(q)
             if first is None:
                 inputs[q] = r
@@ -154,9 +172,12 @@ def _assemble(c: Collected, source: str, pick: dict[str, int], conflicts: dict) 
     stride = 1
     if "stride" in inputs:
         s = inputs["stride"].value.array[()]
-        if s.denominator != 1 or s < 1:
+        if isinstance(s, tuple):   # (1, s) of a conv1d read as 2-D
+            stride = s
+        elif s.denominator != 1 or s < 1:
             raise UserError(f"the stride must be a positive integer, got {s}", where(inputs["stride"].line))
-        stride = int(s)
+        else:
+            stride = int(s)
         notes.append(f"stride {stride} read from line {inputs['stride'].line}")
 
     padding = 0
@@ -170,7 +191,20 @@ def _assemble(c: Collected, source: str, pick: dict[str, int], conflicts: dict) 
     if "dilation" in inputs:
         dilation = inputs["dilation"].value.array[()]
         notes.append(f"dilation {dilation} read from line {inputs['dilation'].line}")
-    stride, padding = _fit_geometry(x, w, stride, padding, dilation, inputs, readings, notes, source)
+    fixed = {k for k in ("stride", "padding") if getattr(declared, k) is not None}
+    if declared.stride is not None:
+        stride = declared.stride
+        inputs.pop("stride", None)
+        notes[:] = [n for n in notes if not n.startswith("stride ")] + [f"stride {stride} declared on the "
+                                                                         "command line"]
+    if declared.padding is not None:
+        padding = declared.padding if not isinstance(declared.padding, tuple) else \
+            (declared.padding[0], declared.padding[0], declared.padding[1], declared.padding[1])
+        inputs.pop("padding", None)
+        notes[:] = [n for n in notes if not n.startswith("padding ")] + [f"padding {declared.padding!r} declared "
+                                                                          "on the command line"]
+    if not fixed:
+        stride, padding = _fit_geometry(x, w, stride, padding, dilation, inputs, readings, notes, source)
     geometry = _geometry(x, w, stride, padding, dilation, inputs.get("padding"), source)
     # the number of outputs decides what \frac{1}{k}\sum means
     n_out = int(np.prod(geometry))
@@ -304,7 +338,7 @@ def _assemble(c: Collected, source: str, pick: dict[str, int], conflicts: dict) 
     if not any(claims) and unchecked:
         raise UserError("nothing checkable: " + "; ".join(unchecked[:4]) + (" …" if len(unchecked) > 4 else "")
                         + ". Give the target (Y, T, 'target:') or the upstream gradient (∂L/∂Ŷ, δ, 'upstream "
-                        "gradient:'), or say it on the command line (--role target=NAME)", source)
+                        "gradient:'), or name it on the command line (--role NAME=target)", source)
     if not any(claims):
         if unread_claims:
             raise refuse(unread_claims[0][1])
@@ -312,9 +346,50 @@ def _assemble(c: Collected, source: str, pick: dict[str, int], conflicts: dict) 
                         "a gradient (∂L/∂W) or the updated filter (W')", source)
     for key in ("loss", "operation", "activation", "learning_rate"):
         conv.setdefault(key, Source("default"))
+    assignment = tuple(Assigned(q, r.line, _clip(r.text), _evidence(r)) for q, r in inputs.items()
+                       if q in INPUTS + ("learning_rate", "stride", "padding", "dilation", "groups"))
+    if given is not None and target is None:
+        assignment += (Assigned("grad_output", given.line, _clip(given.text), _evidence(given)),)
+    assignment += tuple(Assigned(k, 0, str(getattr(declared, k)), "declared on the command line")
+                        for k in sorted(fixed))
     return Derivation(title=c.title or _stem(source), source=source, problem=problem, iterations=tuple(claims),
                       conventions=MappingProxyType(conv), input_decimals=MappingProxyType(input_decimals),
-                      skipped=tuple(skipped), notes=tuple(notes), unchecked=tuple(unchecked))
+                      skipped=tuple(skipped), notes=tuple(notes), unchecked=tuple(unchecked),
+                      assignment=assignment)
+
+
+def _evidence(r: Reading) -> str:
+    if r.style == "code":
+        return "read from the document's code"
+    return f"labelled {r.text[:40]!r}" if r.style == "latex" else "labelled where it is written"
+
+
+# NHWC / HWIO (TensorFlow, Keras) -> NCHW / OIHW: the axes for each quantity's written rank
+_FROM_NHWC = {("input", 4): (0, 3, 1, 2), ("input", 3): (2, 0, 1), ("filter", 4): (3, 2, 0, 1),
+              ("filter", 3): (2, 0, 1), ("output", 4): (0, 3, 1, 2), ("output", 3): (2, 0, 1)}
+_LIKE = {"input": "input", "grad_input": "input", "filter": "filter", "grad_filter": "filter",
+         "updated_filter": "filter"}
+
+
+def _laid_out(c: Collected, layout: str) -> Collected:
+    """--layout nhwc: the arrays the document writes (not those its code built: the code's framework says their
+    layout) are N, H, W, C and H, W, I, O; they are read as N, C, H, W and O, I, H, W."""
+    from dataclasses import replace
+    if layout == "nchw":
+        return c
+    events = []
+    for e in c.events:
+        if isinstance(e, Reading) and e.style != "code":
+            like = _LIKE.get(e.label.quantity, "output" if e.label.quantity not in ("bias", "grad_bias",
+                                                                                      "updated_bias") else None)
+            axes = _FROM_NHWC.get((like, e.value.array.ndim))
+            if axes is not None:
+                e = replace(e, value=replace(e.value, array=e.value.array.transpose(axes),
+                                             decimals=np.asarray(e.value.decimals).transpose(axes)
+                                             if np.ndim(e.value.decimals) == e.value.array.ndim
+                                             else e.value.decimals))
+        events.append(e)
+    return replace(c, events=events)
 
 
 # What needs a loss: everything past the forward pass.
@@ -441,19 +516,20 @@ def _restates_update(r: Reading, readings: list[Reading]) -> bool:
                and _same(o.value, r.value) for o in readings)
 
 
-def _geometry(x, w, stride: int, padding, dilation, pad_reading, source: str) -> tuple[int, int, int, int]:
+def _geometry(x, w, stride, padding, dilation, pad_reading, source: str) -> tuple[int, int, int, int]:
     """The output shape (N, C_out, H_out, W_out) before the problem exists (to read 1/k·Σ)."""
     from ..problem import output_hw, resolve_padding
+    s2 = stride if isinstance(stride, tuple) else (stride, stride)
     xs = (1,) * (4 - x.ndim) + x.shape
     ws = (1,) * (4 - w.ndim) + w.shape
     if isinstance(padding, tuple) and len(padding) == 4:
         padding = ((padding[0], padding[1]), (padding[2], padding[3]))
     try:
         d2 = dilation if isinstance(dilation, tuple) else (dilation, dilation)
-        pad = resolve_padding(padding, ws[2:], (stride, stride), d2, xs[2:])
+        pad = resolve_padding(padding, ws[2:], s2, d2, xs[2:])
     except UserError as exc:
         raise UserError(exc.message, f"{source}: line {pad_reading.line}" if pad_reading else source) from None
-    return (xs[0], ws[0], *output_hw(xs[2:], ws[2:], (stride, stride), pad, d2))
+    return (xs[0], ws[0], *output_hw(xs[2:], ws[2:], s2, pad, d2))
 
 
 _OUTPUT_SHAPED = ("output", "activation", "error", "grad_output", "loss_or_error")

@@ -79,15 +79,21 @@ MAX_MATH_CHARS = 500_000     # LaTeX read with pylatexenc (about 5 µs a charact
 MAX_SEGMENTS = 50_000
 
 
-def collect(segments: list[Segment], where: str = "document", text: str | None = None) -> Collected:
+def collect(segments: list[Segment], where: str = "document", text: str | None = None,
+            roles: tuple[tuple[str, str], ...] = ()) -> Collected:
+    """Everything numeric the document shows, with its label; `roles` (--role NAME=ROLE) name some labels."""
     math_chars = sum(len(s.text) for s in segments if s.kind == "math")
     if math_chars > MAX_MATH_CHARS or len(segments) > MAX_SEGMENTS:
         raise UserError(f"too much to read: {math_chars} characters of math in {len(segments)} pieces (the limits are "
                         f"{MAX_MATH_CHARS} and {MAX_SEGMENTS}); crossgrad reads derivations of small cases", where)
     out = Collected()
     from .program import read_program
-    prog = read_program(segments, text if text is not None else "\n".join(s.text for s in segments))
+    declared = {name: Label(q) if q != "skip" else Label("skip", reason="declared on the command line: --role "
+                                                                        f"{name}=skip") for name, q in roles}
+    prog = read_program(segments, text if text is not None else "\n".join(s.text for s in segments), declared)
     out.program = prog
+    # a line the program read as code is code, though Markdown took it for prose (a test file given as text)
+    segments = _code_lines_as_code(segments, prog.lines, (text if text is not None else "").split("\n"))
     out.hints.extend(prog.hints)
     built = prog.built                                     # lines whose value the program read
     code_geometry = bool(prog.aliases)                     # the conv call says the geometry of the code
@@ -159,8 +165,9 @@ def collect(segments: list[Segment], where: str = "document", text: str | None =
                 elif _found(item, out, context, code=code):
                     context = None
                     found_any = True
-            if code and seg.line in prog.prints:   # what the cell prints comes in the blocks after it
-                out.queue = list(prog.prints[seg.line])
+            printed = [x for k in range(seg.line, seg.line + len(lines)) for x in prog.prints.get(k, ())]
+            if code and printed:   # what the cell prints comes in the blocks after it
+                out.queue = printed
             last = next((l.strip() for l in reversed(lines) if l.strip()), "")
             shell = _SHELL.match(last) if code else None
             if shell:   # `print(w)` or `w` ends a cell: its output below is w (updated if the cell changed it)
@@ -177,8 +184,62 @@ def collect(segments: list[Segment], where: str = "document", text: str | None =
         else:
             for eq in math[id(seg)]:
                 context = _equation(eq, out, context, y_is_output)
-    _merge(out, [Reading(label, value, line, text_, "code") for label, value, line, text_ in prog.readings])
+    if code_geometry:   # the call's own arguments say the geometry; `stride=2` read again as text says nothing new
+        out.events = [e for e in out.events if not (isinstance(e, Reading) and e.line in prog.lines and
+                                                    e.label.quantity in ("stride", "padding", "dilation", "groups"))]
+    out.skipped.extend(f"line {line}: {_clip(text_)} — {label.reason}" for label, _, line, text_ in prog.readings
+                       if label.quantity == "skip")
+    _merge(out, [Reading(label, value, line, text_, "code") for label, value, line, text_ in prog.readings
+                 if label.quantity != "skip"])
     return out
+
+
+_PRINTOUT = re.compile(r"^\s*(?:\w+\s+)?(?:tensor\(|array\(|\[\[)")
+MAX_PRINTOUT_LINES = 200
+
+
+def _code_lines_as_code(segments: list[Segment], code_lines: set[int], raw: list[str]) -> list[Segment]:
+    """Lines the program read as code are code, though Markdown took them for prose (a test file, or code
+    pasted among the prose without a fence): consecutive ones become one block, as a cell. A printed tensor
+    that Markdown cut at its blank lines is joined again, up to its closing bracket."""
+    out: list[Segment] = []
+    joined = False   # the last segment is such a block
+    skip_to = 0
+    for s in segments:
+        if s.line < skip_to:
+            continue
+        lines = s.text.split("\n")
+        last = s.line + len(lines) - 1
+        depth = sum(_depth(raw[k - 1]) for k in range(s.line, last + 1)) if last <= len(raw) else 0
+        if s.kind in ("prose", "text") and depth > 0 and _PRINTOUT.match(raw[s.line - 1]):
+            end = last
+            while depth > 0 and end < min(len(raw), s.line + MAX_PRINTOUT_LINES):
+                depth += _depth(raw[end])
+                end += 1
+            if depth == 0:
+                out.append(Segment("code", "\n".join(raw[s.line - 1: end]), s.line))
+                skip_to, joined = end + 1, False
+                continue
+        if s.kind == "text" and sum(s.line + k in code_lines for k in range(len(lines))) * 2 >= len(lines):
+            out.append(Segment("code", s.text, s.line))
+            joined = False
+            continue
+        if not (s.kind == "prose" and "\n" not in s.text and s.line in code_lines and s.line <= len(raw)) or \
+                re.fullmatch(r"\s*\w+[.!?]?\s*", raw[s.line - 1]):   # "OK", "thanks": a word, not code
+            out.append(s)
+            joined = False
+            continue
+        prev = out[-1] if joined else None
+        if prev is not None and all(k in code_lines or not raw[k - 1].strip() for k in range(prev.line, s.line)):
+            out[-1] = Segment("code", "\n".join(raw[prev.line - 1: s.line]), prev.line)
+        else:
+            out.append(Segment("code", raw[s.line - 1], s.line))
+        joined = True
+    return out
+
+
+def _depth(line: str) -> int:
+    return line.count("[") + line.count("(") - line.count("]") - line.count(")")
 
 
 def _merge(out: Collected, readings: list[Reading]) -> None:
@@ -307,7 +368,8 @@ def _equation(eq: Equation, out: Collected, context, y_is_output: bool):
             return None
         _add(out, label, value, line, text, "latex", context)
         return None
-    label = latex_label(eq.lhs.latex, y_is_output)
+    known = out.program.label(eq.lhs.latex.strip(), eq.line) if out.program is not None else None
+    label = known or latex_label(eq.lhs.latex, y_is_output)   # a code name means what the code does with it
     out.hints.extend(conventions.from_equation(sides, label, eq.line, y_is_output))
     if value is None:
         if label is not None:
@@ -373,6 +435,8 @@ def _found(f: Found, out: Collected, context, code: bool) -> bool:
     label = None
     label_text = _chain_start(f.label_text.replace("\u2063", " ").strip())
     bare = _unquoted(label_text.rstrip(":=").strip())
+    if code:
+        bare = re.sub(r"^(?:#+|//+|--|%)\s*", "", bare)   # `# dd.grad = [...]`: a comment states a value
     written = _quoted(label_text)   # the label as written (for a value that cannot be read)
     if bare and re.fullmatch(r"[A-Za-z_][\w.]*(\[\d+\])*", bare):
         label = _named(out, bare, f.line) or latex_label(bare) or prose_label(bare)
@@ -406,6 +470,8 @@ def _found(f: Found, out: Collected, context, code: bool) -> bool:
         if label is None:
             label = _context_label(context)
             written = _quoted(context[0]) if context else ""
+    if label is not None and code and out.queue and out.queue[0] == label and written != "the value printed next":
+        out.queue.pop(0)   # `print('dd', dd)` printed "dd tensor(...)": its text named the queue's head
     upd = _SELF_UPDATE.search(f.label_text)
     if upd and label is not None and label.quantity in ("filter", "bias") and label.index is None:
         label = loose_label(f.label_text) or label   # W := W − η·∇L = …: the updated filter

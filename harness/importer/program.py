@@ -66,7 +66,7 @@ class ConvEvent:
     filter: str | None
     bias: str | None
     geometry: dict
-    layout: str                   # nchw | nhwc
+    layout: str                   # nchw | nhwc | ncl | nlc (conv1d: read as 2-D with H = 1)
     operation: str                # cross_correlation | convolution
     x: object = UNKNOWN
     w: object = UNKNOWN
@@ -109,6 +109,8 @@ class Program:
         return self.aliases.get(name)
 
 
+_LAYER_ATTRS = {"weight": "weight", "w": "weight", "W": "weight", "kernel": "weight", "filters": "weight",
+                "bias": "bias_value", "b": "bias_value"}
 _CONV_FUNCS = {"conv2d", "conv1d", "corr2d", "correlate2d", "convolve2d", "conv_general_dilated", "conv",
                "conv_forward", "conv_forward_naive", "conv2d_forward", "conv_forward_fast", "convolution"}
 _CONV_LAYERS = {"Conv2d", "Conv1d", "Conv2D", "Conv1D", "LazyConv2d"}
@@ -196,6 +198,9 @@ class Reader:
         self.span = range(0)
         self.spans: dict[int, range] = {}   # first line of a statement -> its lines
         self.derived: list[tuple[int, ConvEvent]] = []
+        self.whole = False                  # reading a whole text file: prints are keyed by their own line
+        self.values: dict[tuple[str, int], object] = {}   # (name, line) -> the value assigned there
+        self.claims: list[tuple[str, int, str, object]] = []   # (computed name, line, assertion, claimed value)
 
     # --- statements ------------------------------------------------------------------------------------
     def run(self, body: list[ast.stmt], offset: int, source: str) -> None:
@@ -217,6 +222,12 @@ class Reader:
         text = ast.get_source_segment(source, st) or ""
         if isinstance(st, ast.FunctionDef):
             self.functions[st.name] = st
+            if st.name.lower().startswith("test"):   # a unit test's body is the worked example
+                self.run(st.body, offset, source)
+            return
+        if isinstance(st, ast.ClassDef):              # a test case class: its test methods
+            self.run([f for f in st.body if isinstance(f, ast.FunctionDef) and f.name.lower().startswith("test")],
+                     offset, source)
             return
         if isinstance(st, (ast.With, ast.For, ast.If)) and not isinstance(st, ast.For):
             self.run(st.body, offset, source)
@@ -228,14 +239,54 @@ class Reader:
             return
         if isinstance(st, ast.AugAssign):
             return
+        if isinstance(st, ast.Assert):
+            self.asserted(st.test, line, text)
+            return
         if isinstance(st, ast.Expr):
+            if self.asserted(st.value, line, text):
+                return
             v = self.ev(st.value, line, text)
             self.last = (st, v)
+
+    def asserted(self, node, line: int, text: str) -> bool:
+        """A test's assertion is a claim: `assert out.tolist() == [...]`, `np.allclose(w.grad, [...])`,
+        `self.assertAllClose(expected, y)`, `torch.testing.assert_close(x.grad, ref)`: one side computed by the
+        code (a name or its `.grad`), the other the value the author claims for it."""
+        if isinstance(node, ast.Await):
+            node = node.value
+        if isinstance(node, ast.Compare) and len(node.ops) == 1 and isinstance(node.ops[0], ast.Eq):
+            pair = (node.left, node.comparators[0])
+        elif isinstance(node, ast.Call) and len(node.args) >= 2 and \
+                any(w in (_dotted(node.func) or "").split(".")[-1].lower() for w in _ASSERT_WORDS):
+            pair = (node.args[0], node.args[1])
+        else:
+            return False
+        sides = [_computed_name(n) for n in pair]
+        for k in (0, 1):
+            name, other = sides[k], pair[1 - k]
+            if name is None or not self._computed(name):
+                continue
+            if _computed_name(other) is not None and self._computed(_computed_name(other)):
+                continue
+            value = self.ev(other, line, text)
+            if _arr(value) is not None and not isinstance(value, (Unknown, OutputOf)):
+                self.claims.append((name, line, text, value))
+                self.spans[line] = self.span
+            return True
+        return True
+
+    def _computed(self, name: str) -> bool:
+        """A name whose value the code computed (a conv output, a gradient), not one the author wrote down."""
+        base = name.split(".")[0]
+        v = self.env.get(base)
+        return name.endswith(".grad") or isinstance(v, (OutputOf, _GradOf, Derived)) or base in self.grads or \
+            any(base in e.outputs for e in self.events)
 
     def assign(self, target, value, node, line: int, text: str) -> None:
         if isinstance(target, ast.Name):
             self.env[target.id] = value
             self.assigned.append((target.id, line, text))
+            self.values[(target.id, line)] = value
             self.spans[line] = self.span
             if isinstance(value, OutputOf):
                 value.event.outputs.append(target.id)
@@ -262,9 +313,9 @@ class Reader:
             if parts[-1] == "data":
                 parts = parts[:-1]
             layer = self.layers.get(parts[0])
-            if layer is not None and len(parts) == 2 and parts[1] in ("weight", "bias"):
-                setattr(layer, "weight" if parts[1] == "weight" else "bias_value", _arr(value)
-                        if _arr(value) is not None else UNKNOWN)
+            attr = _LAYER_ATTRS.get(parts[1]) if len(parts) == 2 else None
+            if layer is not None and attr:
+                setattr(layer, attr, _arr(value) if _arr(value) is not None else UNKNOWN)
             return
         if isinstance(target, ast.Subscript):   # X[:, 2:6] = 0; conv.weight.data[...] = 1
             base = _dotted(target.value)
@@ -424,7 +475,9 @@ class Reader:
                 return Derived(a0.event, "mean", _dotted(node.args[1]) if len(node.args) > 1 else None)
         if name == "print" and isinstance(fn, ast.Name):
             for a, v in zip(node.args, args):
-                self.shown.setdefault(self.segment, []).append(
+                if isinstance(a, ast.Constant) and isinstance(a.value, str) or _prints_no_array(a):
+                    continue   # print('dd', dd, dd.size()): the text labels the array after it; a shape is no array
+                self.shown.setdefault(line if self.whole else self.segment, []).append(
                     None if isinstance(a, ast.JoinedStr) else _dotted(a) or (v if isinstance(v, (OutputOf, Derived))
                                                                              else "?"))
             return None
@@ -648,18 +701,21 @@ class Reader:
             bias = ev("use_bias")
         else:
             geometry = {"in": ev("in_channels", 0), "out": ev("out_channels", 1), "kernel": ev("kernel_size", 2),
-                        "stride": ev("stride", 3), "padding": ev("padding", 4), "dilation": ev("dilation", 5),
+                        "stride": ev("stride", 3), "padding": ev("padding", 4) if "pad" not in kwargs else ev("pad"),
+                        "dilation": ev("dilation", 5),
                         "groups": ev("groups", 6)}
             bias = ev("bias", 7)
+        one_d = name.endswith(("1d", "1D"))
         k = geometry.get("kernel")
         if isinstance(k, int):
-            k = (k, k)
+            k = (k,) if one_d else (k, k)
         if not tf and isinstance(k, (tuple, list)) and all(isinstance(v, int) for v in (geometry["in"],
                                                                                        geometry["out"])):
             g = geometry.get("groups") if isinstance(geometry.get("groups"), int) else 1
             geometry["weight_shape"] = (geometry["out"], geometry["in"] // g, *k)
         return Layer(name, "conv", _clip(text), {k_: v for k_, v in geometry.items() if v is not None},
-                     bias=bias is not False, layout="nhwc" if tf else "nchw")
+                     bias=bias is not False, layout=("nlc" if one_d else "nhwc") if tf else
+                     ("ncl" if one_d else "nchw"))
 
     def layer_call(self, layer: Layer, node, line, text):
         if layer.kind != "conv" or not node.args:
@@ -698,6 +754,8 @@ class Reader:
                 bias_node = args[2] if len(args) > 2 else kwargs.get("bias")
                 geometry = {"stride": ev("stride", 3), "padding": ev("padding", 4), "dilation": ev("dilation", 5),
                             "groups": ev("groups", 6)}
+        if name == "conv1d":   # a 1-D convolution is the 2-D one with H = 1
+            layout = "nlc" if layout == "nhwc" else "ncl"
         if len(args) < 2:
             return UNKNOWN
         ev_ = ConvEvent(line, _clip(text), _dotted(args[0]), _dotted(args[1]),
@@ -732,6 +790,37 @@ class _GradOf:
     of: str | None
 
 
+_ASSERT_WORDS = ("assert", "allclose", "isclose", "close", "equal", "expect")
+_VIEWS = {"tolist", "numpy", "detach", "cpu", "data", "item", "flatten", "ravel", "squeeze", "asnumpy", "get",
+          "dataSync", "arraySync", "to_vec"}
+
+
+def _prints_no_array(node) -> bool:
+    """`x.shape`, `x.size()`, `len(x)`, `x.dtype`: printed as a shape or a word, not as an array of values."""
+    if isinstance(node, ast.Attribute):
+        return node.attr in ("shape", "dtype", "ndim", "device", "requires_grad")
+    if isinstance(node, ast.Call):
+        f = node.func
+        return (isinstance(f, ast.Attribute) and f.attr in ("size", "dim", "type")) or \
+            (isinstance(f, ast.Name) and f.id in ("len", "type"))
+    return False
+
+
+def _computed_name(node) -> str | None:
+    """`w.grad.detach().numpy()` -> 'w.grad'; `out.tolist()` -> 'out'; None for anything but a plain name."""
+    while True:
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in _VIEWS:
+            node = node.func.value
+        elif isinstance(node, ast.Call) and isinstance(node.func, (ast.Name, ast.Attribute)) and \
+                (_dotted(node.func) or "").split(".")[-1] in ("asarray", "array", "squeeze") and len(node.args) == 1:
+            node = node.args[0]
+        elif isinstance(node, ast.Attribute) and node.attr == "data":
+            node = node.value
+        else:
+            break
+    return _dotted(node) if isinstance(node, (ast.Name, ast.Attribute)) else None
+
+
 def _dotted(node) -> str | None:
     if isinstance(node, ast.Name):
         return node.id
@@ -756,7 +845,11 @@ _PROMPT = re.compile(r"^(\s*)(?:>>>\s?|\.\.\.\s?|In\s*\[\s*\d*\s*\]:\s?)")
 _OUTPUT_START = re.compile(r"^\s*(?:tensor\(|array\(|Parameter containing|\(Parameter|\[\[|\[\s*-?\d|Out\[\d+\])")
 
 
-def python_source(text: str) -> str | None:
+MAX_PARSED_CHARS = 4_000_000   # characters handed to `ast.parse` per document, repairs included (~0.3 s)
+MAX_WHOLE_TEXT = 30_000        # a document without code blocks is tried as one source file up to this size
+
+
+def python_source(text: str, budget: list[int] | None = None) -> str | None:
     """The block as Python that `ast` parses: prompts stripped, lines that do not parse blanked (their line
     numbers kept); None when it is not code (printed output, prose, another language)."""
     import textwrap
@@ -766,6 +859,10 @@ def python_source(text: str) -> str | None:
     lines = [("" if l.lstrip().startswith(("%", "!")) else l) for l in lines]
     for _ in range(MAX_REPAIRS):
         src = "\n".join(lines)
+        if budget is not None:
+            budget[0] -= len(src)
+            if budget[0] < 0:
+                return None
         try:
             ast.parse(src)
         except SyntaxError as exc:
@@ -783,7 +880,7 @@ def python_source(text: str) -> str | None:
     return None
 
 
-def read_program(segments, text: str) -> Program:
+def read_program(segments, text: str, declared: dict[str, Label] | None = None) -> Program:
     """The program of a document's code blocks (read from its raw lines: matrices written as text rows were
     taken out of the segments), or of the whole text when it has no code block (a test file given as text)."""
     r = Reader()
@@ -794,10 +891,19 @@ def read_program(segments, text: str) -> Program:
         n = seg.text.count("\n") + 1
         return "\n".join(raw[seg.line - 1: seg.line - 1 + n])
 
-    sources = [(seg, python_source(block(seg))) for seg in segments if seg.kind == "code"]
-    if not any(src for _, src in sources) and len(text) < 200_000:   # a source file given as text (a unit test)
-        from .segments import Segment
-        sources = [(Segment("code", text, 1), python_source(text))]
+    budget = [MAX_PARSED_CHARS]
+    sources = [(seg, python_source(block(seg), budget)) for seg in segments if seg.kind == "code"]
+    if len(text) < MAX_WHOLE_TEXT and (not any(src for _, src in sources) or
+                                       not any(s.kind == "math" for s in segments)):
+        # a source file given as text (a unit test): Markdown reads its indented bodies as code and the rest as
+        # prose, so the whole text is tried too, and kept when it is mostly code
+        whole = python_source(text, budget)
+        fenced = sum(_kept(s) for _, s in sources if s)
+        if whole and _kept(whole) > fenced and (_kept(whole) >= 0.8 * _kept(text) or
+                                                not fenced and _has_conv(whole)):   # code among the prose
+            from .segments import Segment
+            sources = [(Segment("code", text, 1), whole)]
+            r.whole = True
     for seg, src in sources:
         if not src:
             continue
@@ -808,14 +914,32 @@ def read_program(segments, text: str) -> Program:
         r.segment, r.last = seg.line, None
         r.run(tree.body, seg.line, src)
         last = tree.body[-1] if tree.body else None
-        if r.last is not None and r.last[0] is last and not _is_print(last):   # a cell's last expression is shown
+        if r.last is not None and r.last[0] is last and not _is_print(last) and not r.whole:   # a cell's last expression is shown
             items = last.value.elts if isinstance(last.value, ast.Tuple) else [last.value]
             shown = [_dotted(e) for e in items]
             if all(shown):
                 r.shown.setdefault(seg.line, []).extend(shown)
             elif isinstance(r.last[1], (OutputOf, Derived)):
                 r.shown.setdefault(seg.line, []).append(r.last[1])
-    return _program(r)
+    p = _program(r, declared or {})
+    for name, label in (declared or {}).items():   # --role NAME=ROLE: the person's word over the reader's
+        p.aliases[name] = label
+        p.scoped.pop(name, None)
+    return p
+
+
+def _has_conv(src: str) -> bool:
+    """Whether the code calls a convolution (a trial read: code pasted among prose lines, without a fence)."""
+    trial = Reader()
+    try:
+        trial.run(ast.parse(src).body, 1, src)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return False
+    return bool(trial.events)
+
+
+def _kept(src: str) -> int:
+    return sum(1 for l in src.split("\n") if l.strip() and not l.lstrip().startswith("#"))
 
 
 def _is_print(st) -> bool:
@@ -827,12 +951,18 @@ _FILLER = {"expected", "exp", "correct", "true", "ref", "reference", "gold", "fl
            "torch", "jax", "jnp", "value", "values", "result", "my", "manual", "hand", "golden", "target"}
 
 
-def _program(r: Reader) -> Program:
+def _program(r: Reader, declared: dict[str, Label]) -> Program:
     p = Program(lines=set(r.lines))
     if not r.events:
         return p
+    # the worked example is the call whose operands the document gives (a test of random arrays checks nothing
+    # a reader can follow); among those, the one differentiated; then the first
     with_backward = {id(b[0]) for b in r.backward}
-    ev = next((e for e in r.events if id(e) in with_backward), r.events[0])
+
+    def known(v) -> bool:
+        return not isinstance(v, (Unknown, OutputOf)) and _arr(v) is not None
+
+    ev = max(r.events, key=lambda e: (known(e.x) + known(e.w), id(e) in with_backward, -r.events.index(e)))
     p.layout = ev.layout
     role_names = {"input": ev.input, "filter": ev.filter, "bias": ev.bias}
     roles: dict[str, str] = {}
@@ -842,9 +972,30 @@ def _program(r: Reader) -> Program:
             p.aliases[name] = Label(q)
             p.aliases[f"{name}.grad"] = Label({"input": "grad_input", "filter": "grad_filter",
                                                "bias": "grad_bias"}[q])
+    # `a = [[...]]; x = torch.tensor(a)`: the list the operand was made from is the operand
+    sources: set[int] = set()
+    for q, value in (("input", ev.x), ("filter", ev.w), ("bias", ev.b)):
+        a = _arr(value) if not isinstance(value, (Unknown, OutputOf)) else None
+        for (name, line), v in r.values.items():
+            b = _arr(v) if a is not None and line <= ev.line and name not in roles and \
+                not isinstance(v, (Unknown, OutputOf)) else None
+            if b is not None and b.shape == a.shape and b.size and np.array_equal(a, b):
+                p.aliases.setdefault(name, Label(q))
+                sources.update(r.spans.get(line, (line,)))
     for name in ev.outputs:
         p.aliases.setdefault(name, Label("output"))
         p.aliases.setdefault(f"{name}.grad", Label("grad_output"))
+    for name, line, text in r.assigned:
+        v = r.values.get((name, line))
+        q = (code_label(name) or Label("")).quantity
+        if name in p.aliases:
+            continue
+        if ev.outputs and isinstance(v, Unknown) and q == "output":   # `output = F.conv_transpose1d(...)`
+            p.aliases[name] = Label("skip", reason=f"computed at line {line} by code that is not the convolution "
+                                                   f"({_clip(text, 40)})")
+        elif q in ("input", "filter", "bias"):   # `k = [[...]]` used elsewhere: the call says what the filter is
+            p.aliases[name] = Label("skip", reason=f"named like the {q}, but not an operand of the convolution "
+                                                   f"at line {ev.line}")
     for name, (of, _) in r.grads.items():
         if of in roles:
             p.aliases[name] = Label({"input": "grad_input", "filter": "grad_filter", "bias": "grad_bias"}[roles[of]])
@@ -866,12 +1017,13 @@ def _program(r: Reader) -> Program:
         if loss == "given":
             if isinstance(seed, _Fill):
                 p.hints.append(Hint("loss", "linear_ones" if seed.value == 1 else "linear", line, text, 2))
-            elif seed_name:
-                p.aliases[seed_name] = Label("grad_output")
+            else:   # a name, or the array written in the call: `y.backward(torch.tensor([...]))`
+                if seed_name:
+                    p.aliases[seed_name] = Label("grad_output")
                 a = _arr(seed) if not isinstance(seed, Unknown) else None
                 if a is not None:
                     p.readings.append((Label("grad_output"), _to_nchw(a, "output", ev.layout), line,
-                                       f"{seed_name} (the gradient given to backward)"))
+                                       f"{seed_name or 'the array'} (the gradient given to backward)"))
         elif loss == "self":
             p.hints.append(Hint("loss", "half_sum", line, "the output fed back as its own gradient "
                                 "(L = ½·Σ output²)", 2))
@@ -888,14 +1040,17 @@ def _program(r: Reader) -> Program:
     for key in ("stride", "padding", "dilation", "groups", "mode"):
         v = ev.geometry.get(key)
         value = _geometry_value(key, v, ev)
+        if value is not None and ev.layout in ("ncl", "nlc") and key != "groups":
+            value = _one_d(key, value)
         if value is not None:
             name = "padding" if key == "mode" else key
-            p.readings.append((Label(name), _scalar(Fraction(value) if name == "stride" else value), ev.line,
+            p.readings.append((Label(name), _scalar(Fraction(value) if name == "stride" and isinstance(value, int)
+                                                    else value), ev.line,
                                ev.call))
     if ev.operation == "convolution":
         p.hints.append(Hint("operation", "convolution", ev.line, f"line {ev.line}: {ev.call}", 2))
     # values built by the code
-    last_line = {name: line for name, line, _ in r.assigned}
+    last_line = {name: line for name, line, _ in r.assigned if line <= ev.line}   # the assignment the call used
     for q, value in (("input", ev.x), ("filter", ev.w), ("bias", ev.b)):
         a = _arr(value) if not isinstance(value, (Unknown, OutputOf)) else None
         if a is not None and a.size:
@@ -904,14 +1059,20 @@ def _program(r: Reader) -> Program:
                                f"{name} (built in code)"))
     shapes = {q: _arr(v).shape for q, v in (("input", ev.x), ("filter", ev.w)) if _arr(v) is not None
               and not isinstance(v, Unknown)}
-    for name, line, text in r.assigned:
-        if name in roles or name in ev.outputs:
-            continue
-        label = p.aliases.get(name) or name_label(name, roles)
+    _scopes(p, r, ev, roles)
+    claims = [(name, line, text, r.env.get(name), False) for name, line, text in r.assigned
+              if name not in roles and name not in ev.outputs]
+    claims += [(name, line, text, value, True) for name, line, text, value in r.claims]
+    for name, line, text, value, asserted in claims:
+        label = declared.get(name) or (p.label(name, line) if asserted else p.aliases.get(name)) or \
+            name_label(name, roles)
+        if asserted and label is not None and label.quantity == "skip" and _arr(value) is not None:
+            p.readings.append((label, _to_nchw(_arr(value), "output", "nchw"), line, _clip(text)))
         if label is None or label.quantity in ("input", "filter", "bias", "skip", "target"):
             continue
-        p.aliases.setdefault(name, label)
-        a = _arr(r.env.get(name)) if not isinstance(r.env.get(name), (Unknown, OutputOf)) else None
+        if not asserted:
+            p.aliases.setdefault(name, label)
+        a = _arr(value) if not isinstance(value, (Unknown, OutputOf)) else None
         if a is None or not a.size or (a.ndim == 0 and label.quantity not in ("loss", "grad_bias")):
             continue
         like = {"grad_input": "input", "grad_filter": "filter", "updated_filter": "filter",
@@ -920,11 +1081,10 @@ def _program(r: Reader) -> Program:
             a = a.reshape(shapes[like])   # a flattened array in the framework's own order
         if like == "output" and ev.layout == "nhwc" and a.ndim == 1:
             continue
-        p.readings.append((label, _to_nchw(a, like or "output", ev.layout), line, _clip(text)))
+        p.readings.append((label, _to_nchw(a, like or "output", ev.layout, claimed=True), line, _clip(text)))
     p.readings = [x for x in p.readings if x[1] is not None]
     p.built = {k for x in p.readings if x[0].quantity not in ("stride", "padding", "dilation", "groups")
-               for k in r.spans.get(x[2], (x[2],))}
-    _scopes(p, r, ev, roles)
+               for k in r.spans.get(x[2], (x[2],))} | sources
     for seg_line, items in r.shown.items():
         p.prints[seg_line] = [_shown_label(p, ev, item, seg_line) for item in items]
     return p
@@ -941,7 +1101,8 @@ def _shown_label(p: Program, ev: ConvEvent, item, line: int) -> Label | None:
             Label("skip", reason="a value derived from another convolution")
     if item == "?":
         return Label("skip", reason="printed by the code, not a conv-layer quantity")
-    return p.label(item, line) or code_label(item)
+    return p.label(item, line) or code_label(item) or \
+        Label("skip", reason=f"printed by the code: {item} is not a quantity of the convolution")
 
 
 def _scopes(p: Program, r: Reader, ev: ConvEvent, roles: dict[str, str]) -> None:
@@ -1030,16 +1191,44 @@ def _scalar(v) -> Value:
     return Value(a, np.array(-1))
 
 
-def _to_nchw(a: np.ndarray, like: str, layout: str) -> Value | None:
+def _written_decimals(v) -> int:
+    """The decimals a number written in code shows: 0.21027089 -> 8; an integer or a computed 1/3 -> -1 (exact)."""
+    d = Fraction(v).denominator
+    if d == 1:
+        return -1
+    twos = fives = 0
+    while d % 2 == 0:
+        d, twos = d // 2, twos + 1
+    while d % 5 == 0:
+        d, fives = d // 5, fives + 1
+    return max(twos, fives) if d == 1 else -1
+
+
+def _one_d(key: str, value):
+    """conv1d's geometry as the 2-D one's with H = 1: stride s -> (1, s), padding p -> 0 above and below."""
+    if value == "same" or not isinstance(value, int):
+        return value if key != "stride" else None
+    return {"stride": (1, value), "dilation": (1, value), "padding": (0, 0, value, value)}.get(key, value)
+
+
+def _to_nchw(a: np.ndarray, like: str, layout: str, claimed: bool = False) -> Value | None:
     """N, H, W, C -> N, C, H, W; H, W, I, O -> O, I, H, W (TensorFlow's orders) for 4-D arrays."""
     a = np.asarray(a, dtype=object)
     try:
         a = np.vectorize(_frac, otypes=[object])(a) if a.size else a
     except TypeError:
         return None   # not all numbers
-    if layout == "nhwc" and a.ndim == 4:
+    if layout == "nlc" and a.ndim in (2, 3):   # N, L, C -> N, C, L; K, I, O -> O, I, K
+        a = a.transpose(2, 1, 0) if like == "filter" and a.ndim == 3 else a.swapaxes(-1, -2)
+    if layout in ("ncl", "nlc"):   # conv1d: H = 1
+        if a.ndim == 3 or (a.ndim == 2 and like != "filter"):
+            a = np.expand_dims(a, -2)
+    elif layout == "nhwc" and a.ndim == 4:
         a = a.transpose(3, 2, 0, 1) if like == "filter" else a.transpose(0, 3, 1, 2)
     elif layout == "nhwc" and a.ndim == 3 and like != "filter":
         a = a.transpose(2, 0, 1)
-    # exact: built in code (a literal's decimals are its exact value, not a rounding)
-    return Value(np.ascontiguousarray(a), np.full(a.shape, -1, dtype=int))
+    # an operand built in code is exact (a literal's decimals are its value); a claimed value written with
+    # decimals in code (an expected array a test compares with allclose) is a rounding, as it is in prose
+    decimals = np.vectorize(_written_decimals, otypes=[int])(a) if claimed and a.size else \
+        np.full(a.shape, -1, dtype=int)
+    return Value(np.ascontiguousarray(a), decimals)

@@ -118,6 +118,19 @@ def show_parsed(d: Derivation) -> str:
                 value = src.detail.split(":")[0]
             lines.append(f"  {key} = {value} "
                          f"({src.describe() if src else 'default'})")
+    if d.assignment:
+        lines.append("assignment (which value took each input role, and why):")
+        lines.extend(f"  {a.role} <- {'the command line' if a.line == 0 else f'line {a.line}'}: {a.text}   "
+                     f"[{a.evidence}]" for a in d.assignment)
+    if d.runner_up is not None:
+        r = d.runner_up
+        chosen = f"{d.score[0]} of {d.score[1]}" if d.score else "more"
+        tie = d.score is not None and (r.ok, r.checked) == tuple(d.score)
+        lines.append(f"runner-up ({r.ok} of {r.checked} claimed steps check under it, {chosen} under the chosen"
+                     + ("; they fit equally well: judged under the value written first" if tie else "") + "):")
+        lines.extend(f"  {a.role} <- line {a.line}: {a.text}" for a in r.changes)
+    elif d.assignment:
+        lines.append("runner-up: none (no value competed for a role)")
     for name, dec in d.input_decimals.items():
         lines.append(f"  {name} shown rounded (decimals {fmt.array(np.asarray(dec))})")
     for k, claims in enumerate(d.iterations):

@@ -73,6 +73,17 @@ class Derivation:
     assignment: tuple["Assigned", ...] = ()
     score: tuple[int, int] | None = None          # (claimed steps right, claimed steps checked) when it competed
     runner_up: "Alternative | None" = None
+    # the person's "error" matrix, claimed where ∂L/∂Ŷ would be, and its sign (None: no error matrix)
+    error: "ErrorSignal | None" = None
+
+
+@dataclass(frozen=True)
+class ErrorSignal:
+    """An "error" matrix in place of ∂L/∂Ŷ, judged under the person's own sign: -1 for error = target − output
+    (the negative gradient of ½·Σ(Ŷ − Y)²), +1 for output − target, 0 for not stated (decided by its values)."""
+
+    sign: int
+    source: Source
 
 
 # The roles a value of a document can be given on the command line (`--role NAME=ROLE`), with the words people

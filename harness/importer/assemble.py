@@ -19,7 +19,7 @@ from types import MappingProxyType
 
 import numpy as np
 
-from ..derivation import CLAIMABLE, Alternative, Assigned, Claim, Declared, Derivation, Source
+from ..derivation import CLAIMABLE, Alternative, Assigned, Claim, Declared, Derivation, ErrorSignal, Source
 from ..errors import UserError
 from ..problem import MAX_STEPS, make_problem
 from .collect import Collected, Reading, Unreadable
@@ -250,11 +250,11 @@ def _assemble(c: Collected, source: str, pick: dict[str, int], conflicts: dict, 
             loss, loss_hint = None, None
         if loss is not None:
             conv["loss"] = Source("read", loss_hint.where())
-        elif error_hint is not None and any(r.label.quantity == "error" for r in readings):
+        elif any(r.label.quantity == "error" for r in readings):
             # the error used as the backward signal is ∓∂L/∂Ŷ of L = ½Σ(target − output)²
             loss = "half_sum"
-            conv["loss"] = Source("read", f"{error_hint.where()} (the error as the backward signal: "
-                                          "L = ½·Σ(target − output)²)")
+            e = error_hint.where() if error_hint else f"line {next(r.line for r in readings if r.label.quantity == 'error')}"
+            conv["loss"] = Source("read", f"{e} (the error as the backward signal: L = ½·Σ(target − output)²)")
         else:
             loss = "mean"
             conv["loss"] = Source("default")
@@ -287,9 +287,11 @@ def _assemble(c: Collected, source: str, pick: dict[str, int], conflicts: dict, 
     # --- iterations --------------------------------------------------------------------------------
     iterations, unread_claims = _iterations(c.events, consumed, source)
     base = _index_base(c, conv, notes)
-    if error_hint is not None and any(r.label.quantity == "error" for r in readings):
-        notes.append(f"{error_hint.where()}: the error matrix is read as the backward signal ∂L/∂Ŷ "
-                     f"({error_hint.value.replace('_', ' ')})")
+    error = None
+    if any(r.label.quantity == "error" for r in readings):
+        sign = {"target_minus_output": -1, "output_minus_target": 1}.get(error_hint.value, 0) if error_hint else 0
+        error = ErrorSignal(sign, Source("read", error_hint.where()) if error_hint and sign else
+                            Source("default", "its sign is not stated: decided by its values"))
 
     bias = inputs.get("bias")
     b = None
@@ -355,7 +357,7 @@ def _assemble(c: Collected, source: str, pick: dict[str, int], conflicts: dict, 
     return Derivation(title=c.title or _stem(source), source=source, problem=problem, iterations=tuple(claims),
                       conventions=MappingProxyType(conv), input_decimals=MappingProxyType(input_decimals),
                       skipped=tuple(skipped), notes=tuple(notes), unchecked=tuple(unchecked),
-                      assignment=assignment)
+                      assignment=assignment, error=error)
 
 
 def _evidence(r: Reading) -> str:

@@ -4,6 +4,7 @@ and matrices left out (with why). No arithmetic happens here; `assemble` decides
 from __future__ import annotations
 
 import re
+from fractions import Fraction
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -93,7 +94,8 @@ def collect(segments: list[Segment], where: str = "document", text: str | None =
     prog = read_program(segments, text if text is not None else "\n".join(s.text for s in segments), declared)
     out.program = prog
     # a line the program read as code is code, though Markdown took it for prose (a test file given as text)
-    segments = _code_lines_as_code(segments, prog.lines, (text if text is not None else "").split("\n"))
+    segments = _rows_as_arrays(_code_lines_as_code(segments, prog.lines,
+                                                   (text if text is not None else "").split("\n")))
     out.hints.extend(prog.hints)
     built = prog.built                                     # lines whose value the program read
     code_geometry = bool(prog.aliases)                     # the conv call says the geometry of the code
@@ -128,10 +130,17 @@ def collect(segments: list[Segment], where: str = "document", text: str | None =
             out.hints.extend(conventions.from_text(seg.text, seg.line))
             used = [_found(f, out, context, code=False) for f in scan(seg.text, seg.line)]
             if any(used):
-                context = None
+                # "Say the learning rate is 0.5, then the new filter is:": what follows the last number still
+                # labels the matrix below it
+                tail = re.split(r"\d", seg.text)[-1].lstrip(".,;) ").strip()
+                label = prose_label(tail) if re.search(r"(?::|\bis|\bare|=)\s*$", tail) else None
+                context = (tail, seg.line, label) if label is not None else None
+                _zeros(seg.text, seg.line, out)
             else:
                 text = seg.text.replace("\u2063", " ").strip()
-                if text:
+                if _zeros(text, seg.line, out):
+                    context = None
+                elif text:
                     para.append((text, seg.line))
                     context = (text, seg.line, _paragraph_label(para))
         elif seg.kind in ("code", "text"):
@@ -235,6 +244,72 @@ def _code_lines_as_code(segments: list[Segment], code_lines: set[int], raw: list
         else:
             out.append(Segment("code", raw[s.line - 1], s.line))
         joined = True
+    return out
+
+
+_FILLED = re.compile(r"(?P<label>.*?)\b(?:is|are|=|:)?\s*(?:an?\s+)?(?:(?P<h>\d+)\s*[x×]\s*(?P<w>\d+)\s+)?"
+                     r"(?:matrix|array|tensor|grid)?\s*(?:filled\s+with|full\s+of|of\s+all|of|all)\s+"
+                     r"(?P<fill>zeros|ones|0s|1s)\b", re.IGNORECASE)
+
+
+def _zeros(text: str, line: int, out: "Collected") -> bool:
+    """"The target for this layer is a 2x2 matrix filled with zeros": a value said in words. Its shape is the
+    one written, or that of the output (`None` in the reading's shape: filled in by the assembler)."""
+    m = _FILLED.search(text)
+    if m is None or not m["h"]:
+        return False
+    label = prose_label(m["label"])
+    if label is None or label.quantity not in ("target", "grad_output", "bias", "input", "filter"):
+        return False
+    fill = Fraction(0 if m["fill"].lower() in ("zeros", "0s") else 1)
+    a = np.empty((int(m["h"]), int(m["w"])), dtype=object)
+    if a.size > 10_000:
+        return False
+    a[...] = fill
+    out.events.append(Reading(label, Value(a, np.full(a.shape, -1)), line, _clip(text), "latex"))
+    return True
+
+
+_ROW_NUM = r"[+\-\u2212]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+\-]?\d+)?"
+_ROW = re.compile(rf"^[ \t]*\|?[ \t]*(?P<row>{_ROW_NUM}(?:[ \t]*[,;|\t ][ \t]*{_ROW_NUM})*)[ \t]*[,;|]?[ \t]*"
+                  r"(?:\([^()\n]*\))?[ \t]*$")   # an annotation after the row: "0(supposed to be -1, but ReLU …)"
+
+
+def _rows_as_arrays(segments: list[Segment]) -> list[Segment]:
+    """A matrix written as bare rows of numbers under its label ("Input:" then "1, 0, 1" / "0 -1 1" lines,
+    as Q&A posts write them) is read as the bracketed array it means; its lines keep their numbers."""
+    merged: list[Segment] = []   # consecutive one-line prose rows are one paragraph first
+    for s in segments:
+        prev = merged[-1] if merged else None
+        if prev is not None and s.kind == prev.kind == "prose" and "\n" not in s.text and \
+                prev.line + prev.text.count("\n") + 1 == s.line and _ROW.match(s.text) and \
+                _ROW.match(prev.text.split("\n")[-1]):
+            merged[-1] = Segment("prose", prev.text + "\n" + s.text, prev.line)
+        else:
+            merged.append(s)
+    out = []
+    for s in merged:
+        if s.kind not in ("prose", "text") or not any(_ROW.match(line) for line in s.text.split("\n")):
+            out.append(s)
+            continue
+        lines = s.text.split("\n")
+        k, rebuilt = 0, []
+        while k < len(lines):
+            rows = []
+            while k + len(rows) < len(lines) and (m := _ROW.match(lines[k + len(rows)])):
+                rows.append(re.findall(_ROW_NUM, m.group("row")))
+            if rows and len({len(r) for r in rows}) == 1 and (len(rows) > 1 or len(rows[0]) > 1):
+                body = ", ".join("[" + ", ".join(r) + "]" for r in rows)
+                rebuilt.append(f"[{body}]" if len(rows) > 1 else body)
+                rebuilt.extend("" for _ in rows[1:])
+                k += len(rows)
+            elif rows:
+                rebuilt.extend(lines[k:k + len(rows)])
+                k += len(rows)
+            else:
+                rebuilt.append(lines[k])
+                k += 1
+        out.append(Segment(s.kind, "\n".join(rebuilt), s.line) if rebuilt != lines else s)
     return out
 
 

@@ -195,7 +195,7 @@ _IMPLICIT_LR = re.compile(
     _I)
 _LR_WORDS = re.compile(r"learning\s+rate|\blr\b|η|\\eta|α|\\alpha|step\s+size", _I)
 _ERROR_TEXT = re.compile(
-    r"\berror\s*(?:=|is|:)\s*(?:the\s+)?(?P<a>target|desired(?:\s+output)?|expected(?:\s+output)?|ground\s+truth|"
+    r"\berror\s*(?:=|is|:|\()\s*(?:the\s+)?(?P<a>target|desired(?:\s+output)?|expected(?:\s+output)?|ground\s+truth|"
     r"output|prediction|predicted(?:\s+output)?|actual(?:\s+output)?)\s*(?:[-−]|minus)\s*(?:the\s+)?"
     r"(?P<b>target|desired|expected|ground\s+truth|output|prediction|predicted|actual)", _I)
 _ERROR_CODE = re.compile(r"^\s*(?:err|error|e|diff)\s*=\s*\(?\s*(?P<a>[A-Za-z_]\w*)\s*-\s*(?P<b>[A-Za-z_]\w*)\s*\)?\s*$")

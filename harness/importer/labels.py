@@ -248,7 +248,7 @@ _KEYWORDS = [  # (pattern, quantity); the earliest match in the text wins
         r"\b(filter|kernel|weights?)\s+(is\s+)?updated\b"), "updated_filter"),
     (_P(r"\b(new|updated)\s+bias\b|\bbias\s+after\b"), "updated_bias"),
     (_P(r"\brelu\s+(output|activations?)\b|\bafter\s+(the\s+)?relu\b|\bactivations?\b|\bactivated\b|"
-        r"\brelu\s*\("), "activation"),
+        r"\brelu\s*\(|\bappl(y|ied|ying)\s+(an?\s+|the\s+)?relu\b"), "activation"),
     (_P(r"\b(target|ground[- ]truth|desired output|expected output|labels?|true output|true values?)\b"), "target"),
     (_P(r"\binput(s| volume| image| matrix| feature map)?\b|\bimage\b"), "input"),
     (_P(r"\b(filters?|kernels?|weights?|weight matrix)\b"), "filter"),

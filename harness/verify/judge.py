@@ -62,12 +62,30 @@ def indexing(d: Derivation) -> fmt.Indexing:
     return fmt.Indexing(base, src.kind in ("read", "declared"))
 
 
-# The importer's note when the person's "error" matrix (Y − Ŷ or Ŷ − Y) is what it claims as ∂L/∂Ŷ.
-ERROR_NOTE = "the error matrix is read as the backward signal"
+def _error_sign(d: Derivation, p, lanes: list[dict], iterations: list[dict[str, ClaimIn]]) -> tuple[int, str]:
+    """The sign of the person's error matrix, and a note when its numbers decided it: the written formula is
+    evidence, the numbers the person computed with win (a derivation that writes (Y − Ŷ) and computes Ŷ − Y)."""
+    claim = next((it["grad_output"] for it in iterations if "grad_output" in it), None)
+    if d.error is None or claim is None:
+        return 1, ""
+    from .rounding import match_array
+    from .truth import truth_chain
+    truth = truth_chain(p, lanes[0], 1)[0]["grad_output"]
+    fits = lambda v: truth is not None and match_array(v, claim.decimals, truth) is not None  # noqa: E731
+    by_numbers = -1 if not fits(claim.value) and fits(_negated(claim.value)) else \
+        1 if fits(claim.value) and not fits(_negated(claim.value)) else 0
+    stated = d.error.sign
+    if stated and by_numbers and by_numbers != stated:
+        said = "target − output" if stated == -1 else "output − target"
+        return by_numbers, (f"{d.error.source.detail}: the error is written as {said}, but its numbers are the "
+                            "other sign: judged by the numbers")
+    if not stated and by_numbers == -1:
+        return -1, "the error matrix fits error = target − output (the negative of ∂L/∂Ŷ): judged so"
+    return stated or 1, ""
 
 
-def from_error_matrix(d: Derivation) -> bool:
-    return any(ERROR_NOTE in n for n in d.notes)
+def _negated(a: np.ndarray) -> np.ndarray:
+    return np.vectorize(lambda v: None if v is None else -v, otypes=[object])(a) if a.size else a
 
 
 def _canonical_claims(d: Derivation, notes: list[str]) -> list[dict[str, ClaimIn]]:
@@ -152,6 +170,15 @@ def verify(d: Derivation) -> Verdict:
             notes.append(why)
         else:
             lr_problem = why
+    error_sign, why = _error_sign(d, p, lanes, iterations)
+    if why:
+        notes.append(why)
+    has_update = any(q.startswith("updated_") for it in iterations for q in it)
+    if error_sign == -1 and not (has_update and all(c.status == "ok" for c in walk(p, lanes, iterations, -1))):
+        # error = target − output, judged as what it is (−∂L/∂Ŷ); the steps after it use ∂L/∂Ŷ (a derivation
+        # consistent in the error's sign throughout, its update adding η·error, is found right below)
+        iterations = [{q: replace(c, value=_negated(c.value), shown_sign=-1) if q == "grad_output" else c
+                       for q, c in it.items()} for it in iterations]
     sign = 1
     checks = walk(p, lanes, iterations)
     alt_hits: dict[tuple[int, str], list[str]] = {}
@@ -183,8 +210,9 @@ def verify(d: Derivation) -> Verdict:
     not_searched = "" if searched else (f"not diagnosed: {work} multiply-adds is over the {MAX_DIAGNOSED} up to which "
                                         "crossgrad searches for the mistake")
     labels = dict(LABEL)
-    if from_error_matrix(d):   # say what the person's matrix was compared with: ∂L/∂Ŷ or, by the sign, −∂L/∂Ŷ
-        labels["grad_output"] = f"error (read as {'−' if sign == -1 else ''}∂L/∂Ŷ)"
+    if d.error is not None:   # say what the person's matrix was compared with: ∂L/∂Ŷ or −∂L/∂Ŷ
+        shown = error_sign == -1 and any(c.claim.shown_sign == -1 for c in checks) or sign == -1
+        labels["grad_output"] = "error (read as −∂L/∂Ŷ)" if shown else "error (read as ∂L/∂Ŷ)"
     steps = tuple(_step_verdict(p, c, sign, alt_hits.get((c.iteration, c.quantity), []), lr_problem, not_searched,
                                 labels[c.quantity])
                   for c in checks)
@@ -250,8 +278,9 @@ def _step_verdict(p, c: StepCheck, sign: int, alt_hits: list[str], lr_problem: s
         msg = "; ".join(d.message for d in diags) if diags else \
             "no mistake in the catalogue reproduces these numbers"
     user = lambda a: None if a is None else np.asarray(a, dtype=object).reshape(c.claim.user_shape)  # noqa: E731
-    return StepVerdict(c.quantity, c.iteration, c.status, msg, c.claim.where, fmt.array(user(c.claim.value)),
-                       fmt.array(user(c.truth)), tuple(diags), _entries(c), sums, tuple(notes),
+    return StepVerdict(c.quantity, c.iteration, c.status, msg, c.claim.where, fmt.array(user(c.claim.value if c.claim.shown_sign == 1 else _negated(c.claim.value))),
+                       fmt.array(user(c.truth if c.claim.shown_sign == 1 or c.truth is None else
+                                      _negated(np.asarray(c.truth, dtype=object)))), tuple(diags), _entries(c), sums, tuple(notes),
                        label or LABEL[c.quantity])
 
 

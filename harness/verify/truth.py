@@ -36,6 +36,7 @@ class ClaimIn:
     user_shape: tuple
     where: str
     ix: Indexing = Indexing()   # how the person numbers the entries (for messages only)
+    shown_sign: int = 1         # -1: the person wrote the negative (an error matrix, target − output)
 
 
 @dataclass(frozen=True, eq=False)

@@ -168,9 +168,11 @@ def run_pipeline(p: dict, x, w, b, target, grad_given, lr, steps: int, fixed: li
             e2 = ((yhat - T) ** 2).sum()
             L = {"mean": e2 / n, "sum": e2, "half_sum": e2 / 2, "half_mean": e2 / (2 * n)}[loss_kind]
             g_yhat = {"mean": 2 / n, "sum": 2.0, "half_sum": 1.0, "half_mean": 1.0 / n}[loss_kind] * (yhat - T)
+        # an "error" matrix written in place of dL/dY under the author's sign: target - output is -dL/dY
+        es = -1.0 if p.get("error_sign") == "target_minus_output" else 1.0
         rec["loss"] = L.detach()
-        rec["grad_output"] = g_yhat.detach()
-        g = sub.get("grad_output", g_yhat).reshape(z.shape)
+        rec["grad_output"] = (es * g_yhat).detach()
+        g = (es * sub["grad_output"] if "grad_output" in sub else g_yhat).reshape(z.shape)
         if relu:   # the gradient reaching the conv output through ReLU (ReLU'(0) = 0)
             g = g * (zc.detach().reshape(z.shape) > 0)
         dW, dX = torch.autograd.grad(z, (w, xx), g, retain_graph=True)

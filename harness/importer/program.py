@@ -845,7 +845,7 @@ _PROMPT = re.compile(r"^(\s*)(?:>>>\s?|\.\.\.\s?|In\s*\[\s*\d*\s*\]:\s?)")
 _OUTPUT_START = re.compile(r"^\s*(?:tensor\(|array\(|Parameter containing|\(Parameter|\[\[|\[\s*-?\d|Out\[\d+\])")
 
 
-MAX_PARSED_CHARS = 4_000_000   # characters handed to `ast.parse` per document, repairs included (~0.3 s)
+MAX_PARSED_CHARS = 1_000_000   # characters handed to `ast.parse` per document, repairs included (~0.6 s)
 MAX_WHOLE_TEXT = 30_000        # a document without code blocks is tried as one source file up to this size
 
 

@@ -53,19 +53,43 @@ def problem_from_table(table: dict, where: str, name: str = "case") -> Problem:
 
 def read_toml(path: Path) -> dict:
     """A TOML file with exact decimals; every failure is a UserError naming the file."""
-    text = read_text(path, MAX_FILE_BYTES, "TOML file")
+    return _parse_toml(read_text(path, MAX_FILE_BYTES, "TOML file"), str(path))
+
+
+def _parse_toml(text: str, where: str) -> dict:
+    """TOML with exact decimals; a UserError when it is not TOML (and only then)."""
     try:
         return tomllib.loads(text, parse_float=Decimal)
     except ValueError as exc:  # TOMLDecodeError, and an integer of over 4300 digits (int's own limit)
-        raise UserError(f"malformed TOML: {exc}", str(path)) from None
+        raise UserError(f"malformed TOML: {exc}", where) from None
     except RecursionError:
-        raise UserError("malformed TOML: nested too deeply", str(path)) from None
+        raise UserError("malformed TOML: nested too deeply", where) from None
 
 
 def load_case_file(path: Path) -> Problem:
     data = read_toml(path)
     if "problem" not in data:
         raise UserError("missing the [problem] table", str(path))
+    return problem_from_table(data["problem"], f"{path}: problem", name=path.stem)
+
+
+class DocumentNotCase(UserError):
+    """A file given where a case is expected that is a document (Markdown, LaTeX, text): `check` stops with
+    this line; `explain` writes the correct derivation of the problem read from it."""
+
+
+def _case_or_document(path: Path) -> Problem:
+    """A file not named .toml: a case when it is TOML with a [problem] table; anything else (Markdown, LaTeX,
+    text, a notebook) is a document, and checking a document is `verify`'s job — say so, not "malformed TOML"."""
+    import shlex
+    text = read_text(path, MAX_FILE_BYTES, "case file")
+    try:
+        data = _parse_toml(text, str(path))
+    except UserError:
+        data = {}
+    if not isinstance(data.get("problem"), dict):
+        raise DocumentNotCase("a document, not a case file (TOML with a [problem] table); to check the derivation "
+                              f"in it, run: crossgrad verify {shlex.quote(str(path))}", str(path))
     return problem_from_table(data["problem"], f"{path}: problem", name=path.stem)
 
 
@@ -136,6 +160,8 @@ def resolve(spec: str | None) -> Problem:
     path = Path(spec)
     if spec in BUILTIN and not path.exists():
         return builtin(spec)
-    if path.suffix.lower() == ".toml" or path.exists():
+    if path.suffix.lower() == ".toml":
         return load_case_file(path)
+    if path.exists():
+        return _case_or_document(path)
     raise _unknown(spec)

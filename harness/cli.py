@@ -24,17 +24,25 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from .cli_help import EPILOGS, TOP
+    from .problem import loss_name
+    raw = argparse.RawDescriptionHelpFormatter   # the epilogs' examples and exit codes, as written
     parser = _Parser(prog="crossgrad", description="Cross-check the gradients of conv -> loss -> SGD "
-                     "across hand-derived NumPy, exact Fractions, PyTorch and JAX; verify hand-written derivations.")
+                     "across hand-derived NumPy, exact Fractions, PyTorch and JAX; verify hand-written derivations.",
+                     epilog=TOP, formatter_class=raw)
     parser.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
     parser.add_argument("--version", action=_Version, help="show the version and exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for name in COMMANDS:
         mod = importlib.import_module(f"harness.cmd_{name}")
-        p = sub.add_parser(name, help=mod.HELP, description=mod.HELP)
+        p = sub.add_parser(name, help=mod.HELP, description=mod.HELP, epilog=EPILOGS.get(name),
+                           formatter_class=raw)
         p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks of internal errors")
         mod.add_arguments(p)
-        p.set_defaults(_module=mod)
+        for action in p._actions:   # --loss mse, --loss "sum of squares": the names people write (problem.LOSS_ALIASES)
+            if action.dest == "loss" and action.choices:
+                action.type = loss_name
+        p.set_defaults(_module=mod, _parser=p)
     return parser
 
 
@@ -45,7 +53,9 @@ class _Version(argparse.Action):
         super().__init__(option_strings, dest, nargs=0, default=default, help=help)
 
     def __call__(self, parser, namespace, values, option_string=None):
-        parser.exit(0, f"crossgrad {_version()}\n")
+        # stdout, so that `v=$(crossgrad --version)` gets it (argparse's exit message goes to stderr)
+        sys.stdout.write(f"crossgrad {_version()}\n")
+        parser.exit(0)
 
 
 def _version() -> str:
@@ -69,6 +79,19 @@ def _mistyped_command(argv: list[str]) -> str | None:
     return close[0] if close else None
 
 
+def _unrecognized(parser: argparse.ArgumentParser, words: list[str]):
+    """Exit 2 naming the option a mistyped one (`--dtpye`) was meant to be, and pointing at the command's
+    own --help (argparse reports unknown options from the top-level parser, which knows none of them)."""
+    import difflib
+    options = [o for action in parser._actions for o in action.option_strings if o.startswith("--")]
+    named = []
+    for word in words:
+        close = difflib.get_close_matches(word.split("=", 1)[0], options, n=1, cutoff=0.6) \
+            if word.startswith("--") else []
+        named.append(f"{word} (did you mean {close[0]}?)" if close else word)
+    parser.error(f"unrecognized argument{'s' if len(words) > 1 else ''}: {' '.join(named)}")
+
+
 def _terminate(signum, frame):  # SIGTERM unwinds like Ctrl-C, so temp files are removed
     raise KeyboardInterrupt
 
@@ -88,7 +111,9 @@ def main(argv: list[str] | None = None) -> int:
                   f"commands: {', '.join(COMMANDS)}", file=sys.stderr)
             return 2
         argv = ["check", *argv]          # no command: `crossgrad [--json] [CASE]` is a check
-    args = parser.parse_args(argv)
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:
+        _unrecognized(getattr(args, "_parser", parser), unknown)
     from .errors import UserError
     try:
         return int(args._module.run(args) or 0)

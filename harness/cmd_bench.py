@@ -62,9 +62,7 @@ def run(args) -> int:
         paths = write(report, args.out, f"bench-{device.replace(':', '')}-{args.dtype}")
     if args.json:
         print(json.dumps(report, indent=2))
-    else:
-        from .bench.report import to_markdown
-        print(to_markdown(report))
-        for p in paths:
-            print(f"wrote {p}", file=sys.stderr)
+    else:   # the summary and where the report is; the report itself is the Markdown written (or --json)
+        from .bench.summary import render
+        render(report, paths)
     return 0

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-HELP = "write the correct worked derivation of a case (Markdown/LaTeX, LaTeX, plain text or TOML)"
+HELP = ("write the correct worked derivation of a case, or of the problem in your own document "
+        "(Markdown/LaTeX, LaTeX, plain text or TOML)")
 FORMATS = ("md", "tex", "text", "toml")
+FORMAT_NAMES = (("md", "Markdown with LaTeX math"), ("tex", "LaTeX"), ("text", "plain text"), ("toml", "TOML"))
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("case", nargs="?", default=None, metavar="CASE | FILE.toml",
-                        help="a built-in case (default: seed) or a TOML case file with a [problem] table")
-    parser.add_argument("--format", choices=FORMATS, default="md",
-                        help="md: Markdown with LaTeX math (default); tex: a LaTeX document; text: plain "
-                             "Unicode; toml: the derivation as `crossgrad verify` reads it")
+    parser.add_argument("case", nargs="?", default=None, metavar="CASE | FILE",
+                        help="a built-in case (default: seed), a TOML case file with a [problem] table, or a "
+                             "document (.md, .tex, .txt): its problem is read as `crossgrad verify` reads it")
+    parser.add_argument("--format", choices=FORMATS, default=None,
+                        help="md: Markdown with LaTeX math; tex: a LaTeX document; text: plain Unicode; toml: the "
+                             "derivation as `crossgrad verify` reads it (default: md, or a document's own format)")
     parser.add_argument("--steps", type=int, default=None, metavar="K", help="SGD steps (overrides the case)")
     parser.add_argument("--loss", choices=("mean", "sum", "half_sum", "half_mean", "linear"), default=None,
                         help="loss convention (overrides the case)")
@@ -20,6 +23,11 @@ def add_arguments(parser) -> None:
     parser.add_argument("--operation", choices=("cross_correlation", "convolution"), default=None,
                         help="cross-correlation or true convolution (overrides the case)")
     parser.add_argument("--out", metavar="FILE", default=None, help="write to FILE instead of stdout")
+    doc = parser.add_argument_group("for a document: what it does not state (as for `crossgrad verify`)")
+    doc.add_argument("--lr", metavar="ETA", help="the learning rate (default: as stated, or inferred from the "
+                                                 "document's update)")
+    doc.add_argument("--stride", metavar="S", help="the stride (S or SH,SW), over what the document says")
+    doc.add_argument("--padding", metavar="P", help="the padding (P, PH,PW, same or valid), over the document")
 
 
 def with_overrides(problem, *, steps=None, loss=None, activation=None, operation=None):
@@ -73,10 +81,28 @@ def render(problem, fmt: str = "md") -> str:
 
 
 def run(args) -> int:
-    from .cases import resolve
-    problem = with_overrides(resolve(args.case), steps=args.steps, loss=args.loss,
+    import sys
+
+    from .cases import DocumentNotCase, resolve
+    from .errors import UserError
+    fmt, notes = args.format, []
+    try:
+        problem = resolve(args.case)
+        if args.lr is not None or args.stride is not None or args.padding is not None:
+            raise UserError("--lr, --stride and --padding are for documents; a case states them in its "
+                            "[problem] table", "command line")
+    except DocumentNotCase:   # the person's own document: the correct derivation of its problem
+        from .explain_document import document_format, problem_of_document
+        problem, notes = problem_of_document(args.case, lr=args.lr, stride=args.stride, padding=args.padding)
+        fmt = fmt or document_format(args.case)
+        import shlex
+        notes.insert(0, f"the correct derivation of the problem in {args.case}, read as `crossgrad verify "
+                        f"{shlex.quote(args.case)} --show-parsed` shows; written as {dict(FORMAT_NAMES)[fmt]}")
+    problem = with_overrides(problem, steps=args.steps, loss=args.loss,
                              activation=args.activation, operation=args.operation)
-    out = render(problem, args.format)
+    out = render(problem, fmt or "md")
+    for note in notes:
+        print(f"crossgrad explain: {note}", file=sys.stderr)
     if args.out:
         from pathlib import Path
 
@@ -87,6 +113,5 @@ def run(args) -> int:
         except OSError as exc:
             raise UserError(f"cannot write: {exc.strerror or exc}", args.out) from None
     else:
-        import sys
         sys.stdout.write(out)
     return 0

@@ -16,6 +16,10 @@ from .errors import UserError
 from .numbers import MAX_ELEMENTS
 
 LOSSES = ("mean", "sum", "half_sum", "half_mean", "linear")
+# The names people write for them (case, spaces and hyphens aside): each says which sum and which factor.
+LOSS_ALIASES = {"mse": "mean", "mean_squared_error": "mean", "sse": "sum", "sum_of_squares": "sum",
+                "sum_of_squared_errors": "sum", "sum_squared_error": "sum", "half_sse": "half_sum",
+                "half_mse": "half_mean"}
 OPERATIONS = ("cross_correlation", "convolution")
 ACTIVATIONS = ("none", "relu")
 # Limits (docs/robustness.md): beyond them a case is refused before anything is allocated.
@@ -189,6 +193,22 @@ def _fit_output_shaped(a: np.ndarray, name: str, want: tuple[int, ...], layout: 
         + (f" ({list(want)} in N, C, H, W)" if user != want else ""), where)
 
 
+def loss_name(name: str) -> str:
+    """The documented loss for a name as written ("MSE", "sum-of-squares", "mean"); unknown names unchanged
+    (make_problem refuses them, listing the values). Also argparse's `type` for --loss."""
+    if not isinstance(name, str):
+        return name
+    key = "_".join(name.strip().lower().replace("-", " ").split())
+    return LOSS_ALIASES.get(key, key if key in LOSSES else name)
+
+
+def _losses_with_aliases() -> str:
+    """"mean, sum, …, linear (also read: mse, mean_squared_error = mean; sse, … = sum; …)"."""
+    also = lambda v: [a for a, to in LOSS_ALIASES.items() if to == v]  # noqa: E731
+    return (", ".join(LOSSES) + " (also read: "
+            + "; ".join(f"{', '.join(also(v))} = {v}" for v in LOSSES if also(v)) + "; any case, - or space for _)")
+
+
 def make_problem(*, x: np.ndarray, w: np.ndarray, target=None, b=None, lr=None, stride=1, padding=0,
                  dilation=1, groups=1, steps=1, loss="mean", operation="cross_correlation",
                  activation="none", grad_output=None, name="case", where: str = "problem") -> Problem:
@@ -196,8 +216,10 @@ def make_problem(*, x: np.ndarray, w: np.ndarray, target=None, b=None, lr=None, 
     layout = Layout(input_ndim=x.ndim, filter_ndim=w.ndim)
     x4 = _canonical(x, "input", f"{where}.input")
     w4 = _canonical(w, "filter", f"{where}.filter")
-    for key, choices, value in (("loss", LOSSES, loss), ("operation", OPERATIONS, operation),
-                                ("activation", ACTIVATIONS, activation)):
+    loss = loss_name(loss)
+    if loss not in LOSSES:
+        raise UserError(f"loss must be one of {_losses_with_aliases()}; got {loss!r}", f"{where}.loss")
+    for key, choices, value in (("operation", OPERATIONS, operation), ("activation", ACTIVATIONS, activation)):
         if value not in choices:
             raise UserError(f"{key} must be one of {', '.join(choices)}; got {value!r}", f"{where}.{key}")
     if isinstance(groups, bool) or not isinstance(groups, int) or groups < 1:

@@ -373,12 +373,14 @@ def test_roundtrip_sum_relu_convolution(tmp_path, fmt):
     _roundtrip(tmp_path, p, fmt)
 
 
+@pytest.mark.slow   # a long property run: `pytest -m slow` (CI runs it)
 @SETTINGS
 @given(problems())
 def test_markdown_roundtrip_random(tmp_path_factory, p):
     _roundtrip(tmp_path_factory.mktemp("rt"), p, "md")
 
 
+@pytest.mark.slow   # a long property run: `pytest -m slow` (CI runs it)
 @SETTINGS
 @given(problems(flat=False))
 def test_markdown_roundtrip_random_batch_channels(tmp_path_factory, p):

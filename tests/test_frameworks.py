@@ -53,9 +53,15 @@ def test_builtin_float64(name, backend, case):
                   f", case {case}")
 
 
+# array_api on jax runs eagerly (~1.5 s a case here): its 27 low-precision runs are `slow` (CI runs them); the
+# same formulas in low precision stay in the default run on torch, and array_api-jax in float64 above.
+LOW = [pytest.param(*i, id=n, marks=[pytest.mark.slow] if n == "array_api-jax" else [])
+       for i, n in zip(IMPLS, IMPL_IDS) if i[0] != "fd"]
+
+
 @pytest.mark.parametrize("case", list(BUILTIN))
 @pytest.mark.parametrize("dtype", ["float32", "bfloat16", "float16"])
-@pytest.mark.parametrize("name,backend", [i for i in IMPLS if i[0] != "fd"], ids=[i for i in IMPL_IDS if i != "fd"])
+@pytest.mark.parametrize("name,backend", LOW)
 def test_builtin_low_precision(name, backend, dtype, case):
     _needs(name, backend)
     problem = builtin(case)
@@ -132,6 +138,7 @@ def _clear_of_kinks(problem, reference, rel: float) -> bool:
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 # array_api on jax runs op by op, compiling each op for every new shape (~1 s a drawn problem on 2
 # cores): it is covered on the built-in cases; here the same formulas run on torch
+@pytest.mark.slow   # a long property run: `pytest -m slow` (CI runs it)
 @pytest.mark.parametrize("name,backend", IMPLS[:4], ids=IMPL_IDS[:4])
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 @given(problem=problems())

@@ -182,6 +182,7 @@ def test_verify_toml_reader(text):
 
 
 @pytest.mark.skipif(not HAS_IMPORTER, reason="harness.importer (the Markdown/LaTeX reader) does not exist yet")
+@pytest.mark.slow   # a long property run: `pytest -m slow` (CI runs it)
 @CI
 @given(text=MD_DOCS, suffix=st.sampled_from([".md", ".tex", ".txt"]))
 def test_markdown_reader(text, suffix):

@@ -6,6 +6,7 @@ from __future__ import annotations
 from fractions import Fraction
 
 import numpy as np
+import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
@@ -91,6 +92,7 @@ def test_own_rounding_propagates(case, d):
 
 # --- planted mistakes -----------------------------------------------------------------------------
 
+@pytest.mark.slow   # a long property run: `pytest -m slow` (CI runs it)
 @SETTINGS
 @given(cases(bias=False), st.data())
 def test_partial_sum(case, data):
@@ -115,6 +117,7 @@ def test_partial_sum(case, data):
             f"observed {status} {found}, expected wrong with partial_sum or no diagnosis ({len(positions)} positions)"
 
 
+@pytest.mark.slow   # a long property run: `pytest -m slow` (CI runs it)
 @SETTINGS
 @given(cases(), st.sampled_from(["grad_output", "grad_filter", "grad_input"]))
 def test_sign_flip(case, quantity):
@@ -139,6 +142,7 @@ def test_scale(case, quantity, factor):
     assert status == "wrong" and "scale" in found, f"observed {status} {found}, expected wrong scale ({factor})"
 
 
+@pytest.mark.slow   # a long property run: `pytest -m slow` (CI runs it)
 @SETTINGS
 @given(cases())
 def test_flipped_kernel(case):
@@ -150,6 +154,7 @@ def test_flipped_kernel(case):
     assert status == "wrong" and "flipped_kernel" in found, f"observed {status} {found}, expected flipped_kernel"
 
 
+@pytest.mark.slow   # a long property run: `pytest -m slow` (CI runs it)
 @SETTINGS
 @given(cases(square=True))
 def test_transposed(case):
@@ -161,6 +166,7 @@ def test_transposed(case):
     assert status == "wrong" and "transposed" in found, f"observed {status} {found}, expected transposed"
 
 
+@pytest.mark.slow   # a long property run: `pytest -m slow` (CI runs it)
 @SETTINGS
 @given(cases())
 def test_update_sign(case):
@@ -183,6 +189,7 @@ def _slip(ref, data):
     return g, i
 
 
+@pytest.mark.slow   # a long property run: `pytest -m slow` (CI runs it)
 @SETTINGS
 @given(cases(), st.data())
 def test_arithmetic(case, data):
@@ -212,6 +219,7 @@ def test_other_loss_convention_is_named(case, other):
 
 # --- several SGD steps ----------------------------------------------------------------------------
 
+@pytest.mark.slow   # a long property run: `pytest -m slow` (CI runs it)
 @settings(max_examples=10, deadline=None)
 @given(cases(bias=False))
 def test_mistake_at_step_two_of_three(case):

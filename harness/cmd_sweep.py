@@ -8,6 +8,7 @@ HELP = "run every implementation on many random configurations and report every 
 
 DTYPES = ("float64", "float32", "float16", "bfloat16")
 SHRINK_SECONDS = 90.0      # total shrinking budget per sweep
+MAX_WORKERS = 1024         # local worker processes (a bigger sweep wants a cluster: --scheduler)
 
 
 def add_arguments(parser) -> None:
@@ -28,6 +29,13 @@ def add_arguments(parser) -> None:
                              "(N·C_out·H_out·W_out·C_in/groups·kh·kw; default: 600)")
     parser.add_argument("--no-shrink", action="store_true", help="do not reduce failing configurations")
     parser.add_argument("--json", action="store_true", help="print the report as one JSON object on stdout")
+    parallel = parser.add_mutually_exclusive_group()
+    parallel.add_argument("--workers", type=int, metavar="N",
+                          help="run on N local worker processes (Dask; pip install 'crossgrad[dask]'); "
+                               "the report is the serial one")
+    parallel.add_argument("--scheduler", metavar="tcp://HOST:PORT",
+                          help="run on the workers of this Dask distributed cluster (see README, "
+                               "'Sweeps on many cores or a cluster')")
     outdir.add_options(parser)
 
 
@@ -54,6 +62,8 @@ def _settings(args):
                             "--only") from None
         if not only or min(only) < 0:
             raise UserError(f"--only takes configuration numbers ≥ 0, got {args.only!r}", "--only")
+    if args.workers is not None and not 1 <= args.workers <= MAX_WORKERS:
+        raise UserError(f"--workers must be from 1 to {MAX_WORKERS}, got {args.workers}", "--workers")
     names, named = parse_impls(args.impl)
     if not named:
         names = tuple(impls.MODULES)
@@ -61,15 +71,19 @@ def _settings(args):
                     impls=names, impl_named=named, max_size=max_size, only=only, precision=args.precision)
 
 
-def _shrink_all(result, budget: float) -> None:
+def _shrink_all(result, budget: float) -> dict:
     """Shrink the smallest failing configuration of each (implementation, quantity) group; a group
-    whose failure already shows in an earlier group's shrunk case reuses it."""
+    whose failure already shows in an earlier group's shrunk case reuses it. A configuration that
+    crashed its worker is not shrunk (here it would crash this process). Returns result.shrunk."""
     import time
 
     from .sweep.report import groups
+    from .sweep.run import CRASHED
     from .sweep.shrink import shrink
     t0 = time.perf_counter()
     for g in groups(result):
+        if g.impl == CRASHED:
+            continue
         reuse = next((s for (i, _), s in result.shrunk.items()
                       if i == g.impl and (g.impl, g.quantity) in s.outcome.failing()), None)
         if reuse is not None:
@@ -81,6 +95,68 @@ def _shrink_all(result, budget: float) -> None:
         shrunk = shrink(g.smallest.case, g.impl, g.quantity, result.settings.config, max_seconds=min(30.0, left))
         if shrunk.outcome.failing():
             result.shrunk[(g.impl, g.quantity)] = shrunk
+    return result.shrunk
+
+
+def _progress_bar(total: int, where: str = ""):
+    """A progress bar on stderr (a terminal only): configurations done / total and their rate, across
+    all workers. Returns (progress callback, bar) or (None, None)."""
+    import sys
+    import time
+    if not sys.stderr.isatty():
+        return None, None
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+    from rich.console import Console
+    bar = Progress(TextColumn("sweep" + where), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[rate]}"),
+                   TimeRemainingColumn(), console=Console(file=sys.stderr), transient=True)
+    task = bar.add_task("sweep", total=total, rate="")
+    t0 = time.perf_counter()
+
+    def progress(done, _total):
+        rate = done / max(time.perf_counter() - t0, 1e-9)
+        bar.update(task, completed=done, rate=f"{rate:.1f} configs/s")
+    bar.start()
+    return progress, bar
+
+
+def _sweep_here(settings, args):
+    """The serial sweep in this process, then shrinking here."""
+    from .sweep.run import sweep
+    progress, bar = _progress_bar(len(settings.indices())) if not args.json else (None, None)
+    try:
+        result = sweep(settings, progress)
+    finally:
+        if bar is not None:
+            bar.stop()
+    if result.failures and not args.no_shrink and not result.interrupted:
+        try:
+            _shrink_all(result, SHRINK_SECONDS)
+        except KeyboardInterrupt:
+            result.interrupted = True
+    return result
+
+
+def _sweep_on_dask(settings, args):
+    """The sweep on Dask workers, then shrinking on one of them (frameworks imported, the device there),
+    by the same deterministic code as a serial run."""
+    from .sweep import on_dask
+    from .sweep.run import CRASHED, SweepResult
+    with on_dask.connect(args.workers, args.scheduler) as client:
+        where = f" on {args.workers} workers" if args.workers else f" on {args.scheduler}"
+        progress, bar = _progress_bar(len(settings.indices()), where) if not args.json else (None, None)
+        try:
+            result = on_dask.sweep(settings, client, progress)
+        finally:
+            if bar is not None:
+                bar.stop()
+        shrinkable = [c for c in result.failures if CRASHED not in c.errors]
+        if shrinkable and not args.no_shrink and not result.interrupted:
+            try:
+                result.shrunk = on_dask.call(client, settings, _shrink_all, SweepResult(settings, shrinkable),
+                                             SHRINK_SECONDS)
+            except KeyboardInterrupt:
+                result.interrupted = True
+    return result
 
 
 def run(args) -> int:
@@ -89,35 +165,11 @@ def run(args) -> int:
     from pathlib import Path
 
     from .sweep import report
-    from .sweep.run import sweep
 
     settings = _settings(args)
     outdir.ready(args)
-    total = len(settings.indices())
-    progress = None
-    if sys.stderr.isatty() and not args.json:
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-        from rich.console import Console
-        bar = Progress(TextColumn("sweep"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[rate]}"),
-                       TimeRemainingColumn(), console=Console(file=sys.stderr), transient=True)
-        task = bar.add_task("sweep", total=total, rate="")
-        import time
-        t0 = time.perf_counter()
-
-        def progress(done, _total):
-            rate = done / max(time.perf_counter() - t0, 1e-9)
-            bar.update(task, completed=done, rate=f"{rate:.1f} configs/s")
-        bar.start()
-    try:
-        result = sweep(settings, progress)
-    finally:
-        if progress is not None:
-            bar.stop()
-    if result.failures and not args.no_shrink and not result.interrupted:
-        try:
-            _shrink_all(result, SHRINK_SECONDS)
-        except KeyboardInterrupt:
-            result.interrupted = True
+    parallel = args.workers is not None or args.scheduler is not None
+    result = _sweep_on_dask(settings, args) if parallel else _sweep_here(settings, args)
     out = Path(args.out)
     case_files = {} if args.no_report else report.write_case_files(result, out)
     data = report.to_dict(result, case_files, args.out)

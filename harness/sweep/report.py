@@ -14,7 +14,7 @@ from pathlib import Path
 from ..atomic import write_atomic
 from ..problem import QUANTITIES
 from .draw import DEFAULT_MAX_SIZE, FAMILY_SIZE, describe_problem, features, geometry_of
-from .run import SKIPS, CaseResult, SweepResult, skip_kind, time_split
+from .run import CRASHED, SKIPS, CaseResult, SweepResult, skip_kind, time_split
 
 ORDER = {q: i for i, q in enumerate(QUANTITIES + ("error",))}
 
@@ -34,7 +34,9 @@ def _common(settings, impl: str) -> list[str]:
 
 
 def rerun_case(settings, index: int, impl: str, out_dir: str) -> str:
-    """Redraws configuration `index` exactly (draws depend on seed, index and max-size only)."""
+    """Redraws configuration `index` exactly (draws depend on seed, index and max-size only). One that
+    crashed its worker reruns with every implementation of the sweep (which one crashed is unknown)."""
+    impl = ",".join(settings.impls) if impl == CRASHED else impl
     args = ["sweep", "--seed", str(settings.seed), "--only", str(index), *_common(settings, impl)]
     if settings.max_size != DEFAULT_MAX_SIZE:
         args += ["--max-size", str(settings.max_size)]

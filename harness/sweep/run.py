@@ -87,6 +87,10 @@ class SweepResult:
         return [c for c in self.cases if c.failed]
 
 
+# The `errors` key of a configuration that killed the worker process running it, twice (once may be the
+# machine's fault): a finding of its own in a Dask sweep, where no exception says which implementation it was.
+CRASHED = "worker"
+
 SKIP_KINK, SKIP_RANGE = "ReLU kink", "out of range"
 SKIPS = {SKIP_KINK: "at a ReLU kink", SKIP_RANGE: "beyond {dtype}'s finite range"}   # kind -> as printed
 
@@ -108,6 +112,25 @@ def available(names: tuple[str, ...], problem: Problem, config: Config) -> tuple
         else:
             ok.append(name)
     return tuple(ok), missing
+
+
+def usable(settings: Settings) -> tuple[tuple[str, ...], dict[str, str]]:
+    """The implementations this sweep runs (checked on its first configuration), and why the others cannot."""
+    first = draw_case(settings.seed, settings.indices()[0], settings.max_size, settings.dtype).problem
+    names, missing = available(settings.impls, first, settings.config)
+    if not any(n != "exact" for n in names):     # exact alone compares nothing with itself
+        raise UserError("nothing to compare in " + settings.dtype + ": "
+                        + "; ".join(f"{n}: {r}" for n, r in missing.items()), "--impl")
+    return names, missing
+
+
+def warm_up(settings: Settings, names: tuple[str, ...]) -> float:
+    """One untimed run of the first configuration: first calls pay one-time costs (imports, kernel
+    set-up), kept apart from the per-implementation split. Its seconds."""
+    first = draw_case(settings.seed, settings.indices()[0], settings.max_size, settings.dtype).problem
+    t0 = time.perf_counter()
+    run_problem(first, names, settings.config)
+    return time.perf_counter() - t0
 
 
 def _size_limit(name: str, problem: Problem, config: Config) -> str | None:
@@ -283,17 +306,8 @@ def _sweep(settings: Settings, progress=None, stop: _Deferred | None = None) -> 
     try:
         names = settings.impls
         if indices:
-            first = draw_case(settings.seed, indices[0], settings.max_size, settings.dtype).problem
-            names, result.unavailable = available(names, first, config)
-            if not any(n != "exact" for n in names):     # exact alone compares nothing with itself
-                raise UserError("nothing to compare in " + settings.dtype + ": "
-                                + "; ".join(f"{n}: {r}" for n, r in result.unavailable.items()), "--impl")
-            # first calls pay one-time costs (imports, kernel set-up): timed apart from the per-impl split
-            t1 = time.perf_counter()
-            try:
-                run_problem(first, names, config)
-            finally:
-                result.warmup = time.perf_counter() - t1
+            names, result.unavailable = usable(settings)
+            result.warmup = warm_up(settings, names)
         for done, i in enumerate(indices, start=1):
             if stop is not None and stop.requested:
                 raise KeyboardInterrupt

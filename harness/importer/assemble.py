@@ -77,9 +77,8 @@ def assemble(c: Collected, source: str, declared: Declared = Declared()) -> Deri
             best, best_score, best_pick = d, score, pick
     if isinstance(best, UserError):
         raise best
-    unused = [f"line {r.line}: {_clip(r.text)} — another value for the {_name(q)}, not used: the document's "
-              f"claimed values check under line {conflicts[q][best_pick[q]].line}{_BATCH_HINT.get(q, '')}"
-              for q in names for k, r in enumerate(conflicts[q]) if k != best_pick[q]]
+    unused = [_unused(q, r, conflicts[q][best_pick[q]], best_score) for q in names
+              for k, r in enumerate(conflicts[q]) if k != best_pick[q]]
     # the runner-up: the best of the other assignments, and what it would change
     others = sorted((sp for sp in scored if sp[1] != best_pick), key=lambda sp: sp[0], reverse=True)
     runner = None
@@ -92,6 +91,16 @@ def assemble(c: Collected, source: str, declared: Declared = Declared()) -> Deri
     assignment = tuple(replace(a, evidence=evidence) if a.role in names else a for a in best.assignment)
     return replace(best, skipped=best.skipped + tuple(unused), assignment=assignment,
                    score=best_score[:2], runner_up=runner)
+
+
+def _unused(key: str, r: Reading, chosen: Reading, score) -> str:
+    if key.startswith("claim "):   # a claim of a step that another claim of the same step contradicts
+        q = key.split(":", 1)[1]
+        why = "its claims check" if score[0] > 0 else "it is written first"
+        return (f"line {r.line}: {_clip(r.text)} — another value claimed for the {_name(q)} (another example?), "
+                f"not judged: the one of line {chosen.line} is ({why})")
+    return (f"line {r.line}: {_clip(r.text)} — another value for the {_name(key)}, not used: the document's "
+            f"claimed values check under line {chosen.line}{_BATCH_HINT.get(key, '')}")
 
 
 _BATCH_HINT = dict.fromkeys(("input", "filter", "target"),
@@ -154,7 +163,8 @@ def _assemble(c: Collected, source: str, pick: dict[str, int], conflicts: dict, 
                     if not any(_same(o.value, r.value) for o in cands):
                         cands.append(r)
     for q, k in pick.items():
-        inputs[q] = conflicts[q][k]
+        if not q.startswith("claim "):
+            inputs[q] = conflicts[q][k]
     for q in ("input", "filter", "bias"):
         if q not in inputs and (u := unreadable(q, whole=q == "bias")) is not None:
             raise refuse(u)
@@ -286,6 +296,18 @@ def _assemble(c: Collected, source: str, pick: dict[str, int], conflicts: dict, 
 
     # --- iterations --------------------------------------------------------------------------------
     iterations, unread_claims = _iterations(c.events, consumed, source)
+
+    def _choose(key: str, groups: list[list[Reading]]) -> list[Reading]:
+        """Claims of one step that disagree (another example's value, another cell's printout): each
+        consistent group is a candidate, and the arithmetic decides (see `assemble`); the others are skipped.
+        Only in a document of several examples (several conv calls in its code, several candidate inputs): in
+        one worked example, two values for one step are a contradiction the author should see."""
+        several = any(not k.startswith("claim ") for k in conflicts) or \
+            (c.program is not None and c.program.examples > 1)
+        if not several:
+            _claim(key.split(":", 1)[1], [r for g in groups for r in g], problem, base, source)   # raises
+        conflicts.setdefault("claim " + key, [g[0] for g in groups])
+        return groups[min(pick.get("claim " + key, 0), len(groups) - 1)]
     base = _index_base(c, conv, notes)
     error = None
     if any(r.label.quantity == "error" for r in readings):
@@ -324,7 +346,8 @@ def _assemble(c: Collected, source: str, pick: dict[str, int], conflicts: dict, 
 
     claims = []
     for k, it in enumerate(iterations):
-        claims.append(MappingProxyType(_claims(it, problem, base, given, skipped, source)))
+        claims.append(MappingProxyType(_claims(it, problem, base, given, skipped, source,
+                                               lambda key, groups, k=k: _choose(f"{k}:{key}", groups))))
     while len(claims) > 1 and not claims[-1]:
         claims.pop()
     for k, u in unread_claims:   # a claim that could not be read, unless the same step is read elsewhere
@@ -671,9 +694,10 @@ def _fit(value: np.ndarray, shape: tuple[int, ...]) -> np.ndarray | None:
     return None
 
 
-def _claims(it: dict, problem, base: int, given, skipped: list[str], source: str) -> dict[str, Claim]:
+def _claims(it: dict, problem, base: int, given, skipped: list[str], source: str, choose) -> dict[str, Claim]:
     """One iteration's claims. An error matrix (E = Y − Ŷ or Ŷ − Y) is the backward signal the person used:
-    it is claimed as ∂L/∂Ŷ as written; verify knows the "error = target − output" sign convention."""
+    it is claimed as ∂L/∂Ŷ as written; verify knows the "error = target − output" sign convention.
+    `choose(quantity, groups)`: which of several disagreeing groups of claims of one step is judged."""
     out: dict[str, Claim] = {}
     for q, rs in it.items():
         target_q = "grad_output" if q == "error" else q
@@ -691,11 +715,36 @@ def _claims(it: dict, problem, base: int, given, skipped: list[str], source: str
         if target_q in ("grad_bias", "updated_bias") and problem.b is None:
             skipped.extend(f"line {r.line}: {_clip(r.text)} — a bias claim, but no bias was given" for r in rs)
             continue
-        claim = _claim(target_q, rs, problem, base, source)
+        try:
+            claim = _claim(target_q, rs, problem, base, source)
+        except _Disagree:
+            groups = _consistent_groups(target_q, rs, problem, base, source)
+            rs = choose(target_q, groups)
+            claim = _claim(target_q, rs, problem, base, source)
         if target_q in out:
             claim = _merge(out[target_q], claim, source)
         out[target_q] = claim
     return {q: out[q] for q in CLAIMABLE if q in out}
+
+
+class _Disagree(UserError):
+    """Two readings give different values for one entry of a step."""
+
+
+def _consistent_groups(q: str, rs: list[Reading], problem, base: int, source: str) -> list[list[Reading]]:
+    """The readings split, in document order, into groups that agree (each joins the first group it fits)."""
+    groups: list[list[Reading]] = []
+    for r in rs:
+        for g in groups:
+            try:
+                _claim(q, g + [r], problem, base, source)
+            except _Disagree:
+                continue
+            g.append(r)
+            break
+        else:
+            groups.append([r])
+    return groups
 
 
 def _claim(q: str, rs: list[Reading], problem, base: int, source: str) -> Claim:
@@ -763,7 +812,7 @@ def _put(value, decimals, filled, idx, v, d, r: Reading, rs: list[Reading], sour
         return
     first = next((o for o in rs if o is not r), r)
     entry = f" {list(idx)}" if idx else ""
-    raise UserError(f"two different values for the {_name(q)}{entry}: {_show(old)} (line {first.line}) and "
+    raise _Disagree(f"two different values for the {_name(q)}{entry}: {_show(old)} (line {first.line}) and "
                     f"{_show(v)} (line {r.line})", f"{source}: line {r.line}")
 
 

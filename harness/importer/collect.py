@@ -12,7 +12,7 @@ import numpy as np
 from . import conventions
 from ..errors import UserError
 from .conventions import Hint
-from .labels import Label, code_label, latex_label, normalize, prose_label
+from .labels import Label, bound_role, code_label, latex_label, normalize, prose_label
 from .latex import Equation, Value, parse_math
 from .numbers import parse_number
 from .plaintext import Found, scan
@@ -69,11 +69,13 @@ class Collected:
     title: str = ""
     program: object = None                         # `program.Program`: what the code's names mean
     queue: list = field(default_factory=list)      # labels of what the last code cell printed, in order
+    bound: dict = field(default_factory=dict)      # symbol -> role the prose gave it ("the input $a$")
 
 
 def _named(out: "Collected", name: str, line: int | None = None) -> Label | None:
     """A code name's quantity: how the document's code uses it first, then the name itself."""
-    return (out.program.label(name, line) if out.program is not None else None) or code_label(name)
+    known = out.program.label(name, line) if out.program is not None else None
+    return known or (Label(out.bound[name]) if name in out.bound else None) or code_label(name)
 
 
 MAX_MATH_CHARS = 500_000     # LaTeX read with pylatexenc (about 5 µs a character)
@@ -104,6 +106,7 @@ def collect(segments: list[Segment], where: str = "document", text: str | None =
     context: tuple[str, int, Label | None] | None = None   # the last prose line that may label a value
     para: list[tuple[str, int]] = []                          # the prose lines of the current paragraph
     epoch_table = False                                       # inside a "| Epoch | Loss |" table
+    prev = None                                               # the segment before (prose before a symbol)
     for seg in segments:
         if seg.kind != "prose" or (para and seg.line > para[-1][1] + 1):
             para = [] if seg.kind != "prose" else para[-0:0]
@@ -133,7 +136,7 @@ def collect(segments: list[Segment], where: str = "document", text: str | None =
                 # "Say the learning rate is 0.5, then the new filter is:": what follows the last number still
                 # labels the matrix below it
                 tail = re.split(r"\d", seg.text)[-1].lstrip(".,;) ").strip()
-                label = prose_label(tail) if re.search(r"(?::|\bis|\bare|=)\s*$", tail) else None
+                label = prose_label(tail) if re.search(r"(?::|：|\bis|\bare|=)\s*$", tail) else None
                 context = (tail, seg.line, label) if label is not None else None
                 _zeros(seg.text, seg.line, out)
             else:
@@ -191,8 +194,13 @@ def collect(segments: list[Segment], where: str = "document", text: str | None =
             else:
                 context = None
         else:
+            if prev is not None and prev.kind == "prose" and prev.line == seg.line and _SYMBOL.match(seg.text):
+                role = bound_role(prev.text)   # "假设输入特征图$a$", "the kernel $K$": the prose names the symbol
+                if role is not None:
+                    out.bound[normalize(seg.text.strip())] = role
             for eq in math[id(seg)]:
                 context = _equation(eq, out, context, y_is_output)
+        prev = seg
     if code_geometry:   # the call's own arguments say the geometry; `stride=2` read again as text says nothing new
         out.events = [e for e in out.events if not (isinstance(e, Reading) and e.line in prog.lines and
                                                     e.label.quantity in ("stride", "padding", "dilation", "groups"))]
@@ -247,6 +255,7 @@ def _code_lines_as_code(segments: list[Segment], code_lines: set[int], raw: list
     return out
 
 
+_FILL_WORD = re.compile(r"\b(?:zeros|ones|0s|1s)\b", re.IGNORECASE)
 _FILLED = re.compile(r"(?P<label>.*?)\b(?:is|are|=|:)?\s*(?:an?\s+)?(?:(?P<h>\d+)\s*[x×]\s*(?P<w>\d+)\s+)?"
                      r"(?:matrix|array|tensor|grid)?\s*(?:filled\s+with|full\s+of|of\s+all|of|all)\s+"
                      r"(?P<fill>zeros|ones|0s|1s)\b", re.IGNORECASE)
@@ -255,7 +264,10 @@ _FILLED = re.compile(r"(?P<label>.*?)\b(?:is|are|=|:)?\s*(?:an?\s+)?(?:(?P<h>\d+
 def _zeros(text: str, line: int, out: "Collected") -> bool:
     """"The target for this layer is a 2x2 matrix filled with zeros": a value said in words. Its shape is the
     one written, or that of the output (`None` in the reading's shape: filled in by the assembler)."""
-    m = _FILLED.search(text)
+    fill = _FILL_WORD.search(text)
+    if fill is None:   # (the full pattern only on the sentence before a fill word: it backtracks on long lines)
+        return False
+    m = _FILLED.search(text[max(0, fill.start() - 200):fill.end()])
     if m is None or not m["h"]:
         return False
     label = prose_label(m["label"])
@@ -444,7 +456,7 @@ def _equation(eq: Equation, out: Collected, context, y_is_output: bool):
         _add(out, label, value, line, text, "latex", context)
         return None
     known = out.program.label(eq.lhs.latex.strip(), eq.line) if out.program is not None else None
-    label = known or latex_label(eq.lhs.latex, y_is_output)   # a code name means what the code does with it
+    label = known or latex_label(eq.lhs.latex, y_is_output, out.bound)   # a code name means what the code does with it
     out.hints.extend(conventions.from_equation(sides, label, eq.line, y_is_output))
     if value is None:
         if label is not None:
@@ -481,6 +493,15 @@ def _unreadable(out: Collected, label: Label | None, line: int, text: str, writt
     """Note a labelled value that could not be read; True when the label makes it one worth noting."""
     if label is None or label.quantity == "skip":
         return False
+    entry = _ENTRY.search(reason)
+    elided = entry is not None and set(entry.group(1)) <= set(".…·⋯ ")
+    shown = _SUBSCRIPTS.sub("", text.split("=", 1)[-1])   # the matrix as shown, subscripts aside
+    if matrix and entry and (elided or re.search(r"[^\W\d_]", shown) and not re.search(r"\d", shown)):
+        # a matrix written in symbols (a_{11}, x_1·w_{11} + …: no number outside its subscripts) or cut short
+        # ("…"): a formula or an excerpt, not a value (one bad entry among numbers is a typo, named)
+        what = "elided with '…'" if elided else "written in symbols"
+        out.skipped.append(f"line {line}: {text} — {what}, not values")
+        return True
     scalar_only = label.quantity in ("loss", "learning_rate", "stride", "padding", "groups", "dilation")
     element = label.index is not None and None not in label.index
     if matrix and (scalar_only or element):
@@ -509,19 +530,19 @@ def _found(f: Found, out: Collected, context, code: bool) -> bool:
         return True    # x[0][0], w[:2, 1]: indexing in code, not a value
     label = None
     label_text = _chain_start(f.label_text.replace("\u2063", " ").strip())
-    bare = _unquoted(label_text.rstrip(":=").strip())
+    bare = _unquoted(label_text.rstrip(":=：").strip())
     if code:
         bare = re.sub(r"^(?:#+|//+|--|%)\s*", "", bare)   # `# dd.grad = [...]`: a comment states a value
     written = _quoted(label_text)   # the label as written (for a value that cannot be read)
     if bare and re.fullmatch(r"[A-Za-z_][\w.]*(\[\d+\])*", bare):
-        label = _named(out, bare, f.line) or latex_label(bare) or prose_label(bare)
+        label = _named(out, bare, f.line) or latex_label(bare, bound=out.bound) or prose_label(bare)
         written = bare
     elif bare and len(bare) <= 40 and re.fullmatch(r"[^\s=]+", bare) and \
-            latex_label(to_latexish(bare)) is not None:   # a symbol: W', Ŷ, ∂L/∂W, W^(1)
-        label = latex_label(to_latexish(bare))
+            latex_label(to_latexish(bare), bound=out.bound) is not None:   # a symbol: W', Ŷ, ∂L/∂W, W^(1)
+        label = latex_label(to_latexish(bare), bound=out.bound)
         written = bare
     elif label_text:
-        if f.style != "scalar" and not re.search(r"(=|:|\bis|\bare|≈)\s*$", label_text):
+        if f.style != "scalar" and not re.search(r"(=|:|：|\bis|\bare|≈)\s*$", label_text):
             return False  # an array in the middle of a sentence ("[1]") labels nothing
         label = prose_label(label_text)
         if label is None and code:
@@ -537,6 +558,10 @@ def _found(f: Found, out: Collected, context, code: bool) -> bool:
             c = _COMMENT.match(f.previous)
             label = _named(out, m.group(1), f.line) if m else prose_label(c.group(1)) if c else None
             written = m.group(1) if m else _quoted(f.previous)
+        if label is None and f.previous and _LABEL_END.search(f.previous) and not scan(f.previous, f.line - 1) \
+                and not (code and out.program is not None and f.line - 1 in out.program.lines):
+            label = prose_label(f.previous) or loose_label(f.previous, out.program, f.line)
+            written = _quoted(f.previous)   # "Kernel:" on the line above bare rows in a text block
         if label is None and code and out.queue:   # the cell printed several values: the next one
             label = out.queue.pop(0)
             written = "the value printed next"
@@ -568,6 +593,10 @@ def _found(f: Found, out: Collected, context, code: bool) -> bool:
     return _add(out, label, f.value, f.line, f.text, f.style, context)
 
 
+_SUBSCRIPTS = re.compile(r"[_^](?:\{[^{}]*\}|\w+)|\\[A-Za-z]+|[₀-₉⁰-⁹]")
+_ENTRY = re.compile(r"\bentry '(.+?)'")
+_SYMBOL = re.compile(r"^\s*(?:\\(?:mathbf|boldsymbol|mathrm)\s*\{\s*[A-Za-z]\s*\}|[A-Za-z])\s*$")
+_LABEL_END = re.compile(r"(?:=|:|：|\bis|\bare|≈)\s*$")
 _CLAUSE = re.compile(r".*(?:[,;:]|\.(?!\d)|\b(?:so|then|thus|hence|and|is|are|gives|get)\b)\s", re.IGNORECASE)
 
 

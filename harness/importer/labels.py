@@ -91,7 +91,8 @@ _INDEX1 = re.compile(r"^(?:_\{?(\d+)\}?|\[(\d+)\])$")
 _ACT = re.compile(r"^(?:ReLU|relu|f|σ|g)\((?:Z|O|hat\(Y\)|S)\)$|^\\max\(0,(?:Z|O|S)\)$")
 
 
-def latex_label(latex: str, y_is_output: bool = False) -> Label | None:
+def latex_label(latex: str, y_is_output: bool = False, bound=None) -> Label | None:
+    """`bound`: symbols the document's prose named ("the input feature map $a$"), over the usual letters."""
     s = normalize(latex)
     if not s or len(s) > 80:
         return None
@@ -104,14 +105,14 @@ def latex_label(latex: str, y_is_output: bool = False) -> Label | None:
         num = (m.groupdict().get("num") or "L").strip("()")
         if not _LOSS_NUM.match(num):
             return None
-        return _gradient_of(m["den"], y_is_output)
-    return _base(s, y_is_output)
+        return _gradient_of(m["den"], y_is_output, bound)
+    return _base(s, y_is_output, bound)
 
 
-def _gradient_of(den: str, y_is_output: bool = False) -> Label | None:
+def _gradient_of(den: str, y_is_output: bool = False, bound=None) -> Label | None:
     """∂L/∂<den> by what <den> names: a symbol (W, \\hat{Y}, Y_{pred}, Z_{00}) or a code name (Yhat, y_pred,
     out, kernel); None when <den> names no quantity with a gradient."""
-    base = _base(den, y_is_output)
+    base = _base(den, y_is_output, bound)
     if base is None and re.fullmatch(r"[A-Za-z_]\w*", den):
         base = code_label(den)
     if base is None or base.quantity not in _GRAD_OF:
@@ -123,17 +124,17 @@ def _gradient_of(den: str, y_is_output: bool = False) -> Label | None:
     return Label(_GRAD_OF[base.quantity], base.index, pre_activation=pre)
 
 
-def _base(s: str, y_is_output: bool) -> Label | None:
+def _base(s: str, y_is_output: bool, bound=None) -> Label | None:
     m = re.match(r"^(hat\([A-Za-z]\)|[A-Za-z]+|η|α|δ)(.*)$", s)
     if not m:
         return None
     letter, deco = m.group(1), m.group(2)
-    quantity = _LETTERS.get(letter) or _WORDS.get(letter)
+    quantity = (bound or {}).get(letter) or _LETTERS.get(letter) or _WORDS.get(letter)
     if quantity is None and letter.lower() in ("wnew", "knew", "wupdated"):
         quantity, deco = "filter", "_{new}" + deco
     if quantity is None:
         return None
-    if quantity == "target" and y_is_output and letter in ("Y", "y"):
+    if quantity == "target" and y_is_output and letter in ("Y", "y") and letter not in (bound or {}):
         quantity = "output"
     label = Label(quantity)
     # subscripts/superscripts saying which kind of value: W_{new}, W^{(1)}, Y_{true}, X_{pad}
@@ -260,6 +261,55 @@ _KEYWORDS = [  # (pattern, quantity); the earliest match in the text wins
     (_P(r"\b(learning rate|lr|step size|eta)\b|η|α"), "learning_rate"),
     (_P(r"\bstrides?\b"), "stride"),
 ]
+# The same roles in the other languages worked examples are published in (es pt fr de it ru zh ja ko): word
+# stems, read where the English vocabulary finds nothing. A stem in Han, kana or Hangul matches anywhere (those
+# scripts put no spaces between words); one in an alphabet matches at the start of a word.
+_INTL = {
+    "input": "entrada entrée eingabe ingresso вход введите ввод 输入 輸入 入力 입력",
+    "filter": "filtro filtre noyau núcleo faltungskern kern ядр фильтр веса 卷积核 滤波器 过滤器 濾波器 "
+              "カーネル フィルタ 重み 커널 필터 가중치",
+    "output": "salida saída sortie ausgabe uscita выход 输出 輸出 出力 출력 特征图",
+    "target": "objetivo cible zielwert целев 目标 目標 正解 标签 목표 정답",
+    "bias": "sesgo biais смещени 偏置 偏差 バイアス 편향",
+    "loss": "pérdida perte verlust потер 损失 損失 손실",
+    "activation": "activación ativação aktivierung активац 激活 活性化 활성화",
+    "learning_rate": "tasa de aprendizaje taux d'apprentissage lernrate скорость обучения 学习率 学習率 학습률",
+}
+_INTL_GRADIENT = "gradiente градиент 梯度 勾配 기울기 그래디언트"
+_INTL_DELTA = "дельт デルタ 델타 误差项 誤差項"   # the backward signal, unless it names another role's
+_INTL_UPDATED = "actualizad atualizad mis à jour aktualisiert обновл 更新 갱신 업데이트"
+
+
+def _stems(words: str) -> re.Pattern:
+    cjk = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]")
+    parts = [re.escape(w) if cjk.search(w) else r"(?<![^\W\d_])" + re.escape(w) for w in words.split()]
+    return re.compile("|".join(parts), re.IGNORECASE)
+
+
+_INTL_ROLES = [(q, _stems(w)) for q, w in _INTL.items()]
+_INTL_GRAD = _stems(_INTL_GRADIENT)
+_INTL_DELTA_WORDS = _stems(_INTL_DELTA)
+_INTL_NEW = _stems(_INTL_UPDATED)
+
+
+def _intl_label(t: str) -> Label | None:
+    """A label in another language: the earliest role word; with a gradient word, that role's gradient."""
+    found = sorted((m.start(), q) for q, p in _INTL_ROLES for m in [p.search(t)] if m)
+    delta = _INTL_DELTA_WORDS.search(t)
+    grad = delta or _INTL_GRAD.search(t)
+    if grad:   # the role word nearest the gradient word ("дельта ядра", "卷积核的梯度") says whose gradient
+        near = sorted((abs(m.start() - grad.start()), q) for q, p in _INTL_ROLES for m in p.finditer(t)
+                      if q in _GRAD_OF)
+        role = near[0][1] if near else None
+        return Label(_GRAD_OF[role]) if role else Label("grad_output" if delta else "grad_filter")
+    if not found:
+        return None
+    q = found[0][1]
+    if q in ("filter", "bias") and _INTL_NEW.search(t):
+        q = "updated_" + q
+    return Label(q)
+
+
 _NEXT = _P(r"\b(new|next|updated)\s+(loss|output|prediction|feature map|forward pass)\b|"
            r"\bwith the (new|updated) (filter|kernel|weights?)\b|\bafter (the )?(update|step)\b.*\b(loss|output)\b")
 _INITIAL = _P(r"\b(initial|original|first|old|before)\b")
@@ -277,7 +327,7 @@ def prose_label(text: str) -> Label | None:
     if not t or len(t) > 400:
         return None
     # the last sentence is the one that introduces the value ("Slide it over. The output right now is:")
-    sentences = [x for x in re.split(r"(?<=[.!?])\s+(?=[A-Z(])", t) if x.strip()]
+    sentences = [x for x in re.split(r"(?<=[.!?])\s+(?=[A-ZÀ-ÞΑ-ΩА-ЯЁ(])|(?<=[。！？])", t) if x.strip()]
     if len(sentences) > 1 and prose_label(sentences[-1]) is not None:
         last = prose_label(sentences[-1])
         whole_skip = next((r for p, r in _PROSE_SKIP if p.search(t)), None)
@@ -312,12 +362,30 @@ def prose_label(text: str) -> Label | None:
         if m and (best is None or m.start() < best[0]):
             best = (m.start(), q)
     if best is None:
-        return None
+        return _intl_label(t)
     q = best[1]
     if q.startswith("skip:"):
         return Label("skip", reason=f"{q[5:]} ({_clip(t)})")
     return Label(q, next_iteration=bool(_NEXT.search(t)) and q not in ("updated_filter", "updated_bias"),
                  initial=bool(_INITIAL.search(t)) and q in ("loss", "output", "activation"), approx=approx)
+
+
+_BINDABLE = ("input", "filter", "output", "target", "bias", "grad_output")
+_BIND_EN = _P(r"\b(?:the|an?|our|this|its|given|each)?\s*(input(?:\s+(?:image|feature map|matrix|volume|tensor))?|image|"
+              r"(?:convolution\s+|conv\s+)?(?:kernel|filter)(?:\s+(?:matrix|weights?))?|weights?(?: matrix)?|"
+              r"output(?:\s+(?:feature map|matrix))?|feature map|target|labels?|bias|upstream gradient|"
+              r"gradient of the output)\s*(?:is|=|:|,)?\s*$")
+
+
+def bound_role(text_before: str) -> str | None:
+    """The role a symbol takes from the words right before it: "the input feature map $a$", "kernel $K$",
+    "卷积核$w$" (a name introduced by prose beats the letter's usual meaning)."""
+    clause = re.split(r"[,;:.，；：。、]", text_before.replace("\u2063", " "))[-1].strip()
+    if not clause or len(clause) > 80:
+        return None
+    m = _BIND_EN.search(clause)
+    label = prose_label(m.group(1)) if m else _intl_label(clause[-12:])
+    return label.quantity if label is not None and label.quantity in _BINDABLE else None
 
 
 def _symbol_label(m: re.Match) -> Label | None:

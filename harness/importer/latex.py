@@ -277,7 +277,17 @@ def _value(items: list) -> Value | str | None:
             return None
         rendered.append(r)
     s = "".join(rendered)
-    return _scalar(s) or token_problem(s) or None
+    return _scalar(s) or _bracket_list(s) or token_problem(s) or None
+
+
+def _bracket_list(s: str) -> Value | None:
+    """`b=[1, 2]`, `x = [[1,2],[3,4]]` in math: the list a plain-text reader reads (LaTeX has no list syntax)."""
+    s = s.strip()
+    if not (s.startswith("[") and s.endswith("]")) or len(s) > 20_000:
+        return None
+    from .plaintext import scan   # (plaintext reads arrays; imported here: it is not needed for most math)
+    found = scan(s, 0)
+    return found[0].value if len(found) == 1 and found[0].value is not None else None
 
 
 def _scalar(s: str) -> Value | None:

@@ -13,7 +13,7 @@ from mdit_py_plugins.dollarmath import dollarmath_plugin
 from mdit_py_plugins.texmath import texmath_plugin
 
 from .segments import LineIndex, Segment
-from .textmath import matrix_blocks
+from .textmath import bracket_blocks, matrix_blocks
 
 _MATH_BLOCKS = {"math_block", "math_block_label", "math_block_eqno", "amsmath"}
 _MATH_INLINE = {"math_inline", "math_inline_double", "math_single", "math_inline_eqno"}
@@ -33,7 +33,9 @@ def segments(text: str) -> list[Segment]:
     # matrices written as aligned text rows are taken out first: Markdown would split them into list
     # items, code and paragraphs by their indentation
     lines = text.split("\n")
-    blocks = matrix_blocks(lines)
+    arrays = bracket_blocks(lines)
+    inside = {k for i, j in arrays for k in range(i, j)}
+    blocks = sorted(arrays + [(i, j) for i, j in matrix_blocks(lines) if not inside & set(range(i, j))])
     pre = [Segment("text", "\n".join(lines[i:j]), i + 1) for i, j in blocks]
     for i, j in blocks:
         for k in range(i, j):

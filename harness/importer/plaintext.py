@@ -18,7 +18,7 @@ import numpy as np
 from .latex import Value
 from .numbers import MINUS, entry_problem, parse_number, rows_differ, token_problem
 
-_WRAPPED = re.compile(r"(?:\b(?:np|numpy|jnp|torch|tf)\.)?\b(array|tensor|Array|asarray|DeviceArray)\s*\(\s*(?=\[)")
+_WRAPPED = re.compile(r"(?:\b(?:np|numpy|jnp|torch|tf)\.)?\b(array|tensor|Tensor|Array|asarray|DeviceArray)\s*\(\s*(?=\[)")
 _BARE = re.compile(r"\[(?=\s*[\[\d+\-\u2212.])")
 _NUM = re.compile(r"[+\-\u2212]?(?:\d+\.?\d*|\.\d+)(?:[eE][+\-]?\d+)?")
 _RATIO = re.compile(r"[+\-\u2212]?(?:\d+\.?\d*|\.\d+)/(?:\d+\.?\d*|\.\d+)")   # 3/2 in a list: exact
@@ -46,7 +46,13 @@ class Found:
     unreadable: str = ""     # why the array is not one ("entry '0.2q' (row 1, column 2) is not a number")
 
 
+# a comment after a row of an array written over several lines (`[1, 0, -1],  # vertical edges`): blanked, so
+# that the array reads whole; a comment that starts its line may state a value and is kept
+_ROW_COMMENT = re.compile(r"(?<=[,\[\]])[ \t]*(?:#|//)[^\n]*")
+
+
 def scan(text: str, line0: int) -> list[Found]:
+    text = _ROW_COMMENT.sub(lambda m: " " * len(m.group(0)), text)
     out: list[Found] = []
     starts = _line_starts(text)
     pos = 0
@@ -65,7 +71,7 @@ def scan(text: str, line0: int) -> list[Found]:
             break
         open_at = m.end() if m is m1 else m.start()
         nested, end, flat, why = _bracketed(text, open_at)
-        style = ("torch" if m is m1 and m.group(1) == "tensor" else "numpy" if m is m1 else
+        style = ("torch" if m is m1 and m.group(1) in ("tensor", "Tensor") else "numpy" if m is m1 else
                  "list" if "," in text[open_at:end] else "numpy")   # (a failure: up to where it went wrong)
         value = None
         if not why:

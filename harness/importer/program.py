@@ -98,6 +98,7 @@ class Program:
     built: set = field(default_factory=set)           # lines of the statements whose values `readings` has
     skipped: list = field(default_factory=list)
     layout: str = "nchw"
+    examples: int = 0                                 # conv calls in the code (several: several examples)
 
     def label(self, name: str, line: int | None = None) -> Label | None:
         """What the code name means at this line: after a name is assigned anew (another example's `y`,
@@ -288,6 +289,9 @@ class Reader:
             self.assigned.append((target.id, line, text))
             self.values[(target.id, line)] = value
             self.spans[line] = self.span
+            if isinstance(value, tuple) and value and all(isinstance(v, _GradOf) for v in value):
+                for k, v in enumerate(value):   # grads = torch.autograd.grad(L, [x, f]): grads[1] is ∂L/∂f
+                    self.grads[f"{target.id}[{k}]"] = (v.of, line)
             if isinstance(value, OutputOf):
                 value.event.outputs.append(target.id)
             if isinstance(value, Derived):
@@ -307,6 +311,7 @@ class Reader:
                 for t in target.elts:
                     self.assign(t, UNKNOWN, None, line, text)
             return
+
         name = _dotted(target)
         if name and isinstance(target, ast.Attribute):   # conv.weight = ..., conv.weight.data = ...
             parts = name.split(".")
@@ -478,8 +483,8 @@ class Reader:
                 if isinstance(a, ast.Constant) and isinstance(a.value, str) or _prints_no_array(a):
                     continue   # print('dd', dd, dd.size()): the text labels the array after it; a shape is no array
                 self.shown.setdefault(line if self.whole else self.segment, []).append(
-                    None if isinstance(a, ast.JoinedStr) else _dotted(a) or (v if isinstance(v, (OutputOf, Derived))
-                                                                             else "?"))
+                    None if isinstance(a, ast.JoinedStr) else _dotted(a) or _indexed(a) or
+                    (v if isinstance(v, (OutputOf, Derived)) else "?"))
             return None
         if name == "backward" and isinstance(fn, ast.Attribute):
             if isinstance(recv, Derived):
@@ -821,6 +826,15 @@ def _computed_name(node) -> str | None:
     return _dotted(node) if isinstance(node, (ast.Name, ast.Attribute)) else None
 
 
+def _indexed(node) -> str | None:
+    """`grads[1]`: a name indexed by a constant (a printed element of a tuple of gradients)."""
+    if isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Constant) and \
+            isinstance(node.slice.value, int) and not isinstance(node.slice.value, bool):
+        base = _dotted(node.value)
+        return f"{base}[{node.slice.value}]" if base else None
+    return None
+
+
 def _dotted(node) -> str | None:
     if isinstance(node, ast.Name):
         return node.id
@@ -952,7 +966,7 @@ _FILLER = {"expected", "exp", "correct", "true", "ref", "reference", "gold", "fl
 
 
 def _program(r: Reader, declared: dict[str, Label]) -> Program:
-    p = Program(lines=set(r.lines))
+    p = Program(lines=set(r.lines), examples=len(r.events))
     if not r.events:
         return p
     # the worked example is the call whose operands the document gives (a test of random arrays checks nothing

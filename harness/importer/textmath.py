@@ -52,6 +52,37 @@ def matrix_blocks(lines: list[str]) -> list[tuple[int, int]]:
     return out
 
 
+_FENCE = re.compile(r"^\s{0,3}(```|~~~)")
+_ROW_LINE = re.compile(r"^[\s\[\],.\d+\-eE]*(?:(?:#|//).*)?$")   # numbers, brackets, commas (and a comment)
+MAX_BRACKET_LINES = 200
+
+
+def bracket_blocks(lines: list[str]) -> list[tuple[int, int]]:
+    """Ranges [i, j) of an array written over several lines in prose (`X = [` / `  [1, 2, 3],` / `]`, as blogs
+    and exercise pages write it outside code fences): the line that opens more `[` than it closes, then rows of
+    numbers up to the line that balances them. Fenced and indented code is the code reader's."""
+    out, fenced, i = [], False, 0
+    while i < len(lines):
+        line = lines[i]
+        if _FENCE.match(line):
+            fenced = not fenced
+        depth = line.count("[") - line.count("]")
+        if fenced or depth <= 0 or len(line) > MAX_LINE or "$" in line or "\\" in line or line.startswith("    ") \
+                or not line.rstrip().endswith(("[", ",")):
+            i += 1
+            continue
+        j = i + 1
+        while j < len(lines) and j - i <= MAX_BRACKET_LINES and _ROW_LINE.match(lines[j]) and depth > 0:
+            depth += lines[j].count("[") - lines[j].count("]")
+            j += 1
+        if depth == 0 and j - i >= 2:
+            out.append((i, j))
+            i = j
+        else:
+            i += 1
+    return out
+
+
 def _inside_printout(lines: list[str], i: int, j: int) -> bool:
     """Rows i..j-1 are the middle rows of a NumPy printout `[[1 2 1]`, ` [0 1 2]`, ` [2 1 0]]` (the array
     scanner's), not a matrix of their own."""

@@ -1,0 +1,139 @@
+"""Forms taken from the real documents of the corpus (tests/corpus/SOURCES.md names each one): labels in other
+languages, a symbol named by the prose, arrays written over several lines outside code, a list in math, matrices
+written in symbols, several examples in one notebook, a tuple of gradients printed by index, TensorFlow's printout.
+Expected values are transcribed from the documents by hand or computed by hand (in the comments)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from harness.errors import UserError
+from harness.importer import read_document
+from harness.verify import verify
+
+CORPUS = Path(__file__).parent / "corpus" / "docs"
+
+
+def doc(tmp_path: Path, text: str, name: str = "d.md") -> Path:
+    p = tmp_path / name
+    p.write_text(text, encoding="utf-8")
+    return p
+
+
+def plain(a) -> list:
+    return np.vectorize(float, otypes=[float])(np.asarray(a, dtype=object)).tolist()
+
+
+# 512 (pullrequest.ru, a Russian machine translation): bare rows under "Введите:" (input) and "Ядро:" (kernel).
+# X = [[1, 2, 0], [0, 1, 3], [2, 0, 1]], K = [[1, 0], [0, 2]] (cross-correlation):
+# Ŷ = [[1+2, 2+6], [0+0, 1+2]] = [[3, 8], [0, 3]].
+RUSSIAN = """Итак, вот мой образец:
+Введите:
+1 2 0
+0 1 3
+2 0 1
+Ядро:
+1 0
+0 2
+Выход:
+3 8
+0 {y11}
+"""
+
+
+@pytest.mark.parametrize("y11, status", [("3", "ok"), ("4", "wrong")], ids=["right", "wrong"])
+def test_russian_labels_over_bare_rows(tmp_path, y11, status):
+    d = read_document(doc(tmp_path, RUSSIAN.format(y11=y11), "d.txt"))
+    assert plain(d.problem.x).__str__() == str([[[[1.0, 2.0, 0.0], [0.0, 1.0, 3.0], [2.0, 0.0, 1.0]]]]), \
+        f"observed input {plain(d.problem.x)}"
+    assert plain(d.problem.w) == [[[[1.0, 0.0], [0.0, 2.0]]]], f"observed filter {plain(d.problem.w)}"
+    v = verify(d)
+    assert [(s.step, s.status) for s in v.steps] == [("output", status)], f"observed {v.steps}"
+
+
+@pytest.mark.parametrize("words, role", [
+    ("Entrada:", "input"), ("Núcleo:", "filter"), ("Salida:", "output"), ("输入：", "input"), ("卷积核为：", "filter"),
+    ("输出特征图：", "output"), ("入力:", "input"), ("カーネル:", "filter"), ("출력:", "output"),
+    ("Ядро:", "filter"), ("дельту ядра, результат будет:", "grad_filter"), ("偏置：", "bias"),
+    ("卷积核的梯度：", "grad_filter"), ("предположим, дельта следующая:", "grad_output"),
+], ids=lambda v: v if isinstance(v, str) and v.isascii() else None)
+def test_role_words_in_other_languages(words, role):
+    from harness.importer.labels import prose_label
+    label = prose_label(words)
+    assert label is not None and label.quantity == role, f"observed {label}, expected {role} ({words!r})"
+
+
+def test_a_symbol_named_by_the_prose_takes_that_role(tmp_path):
+    """201 (hui126/Deep_Learning_Coding, Chinese): "输入特征图$a$" makes `a` the input (the letter alone would be an
+    activation), "卷积核$w$" the filter, and `b=[1, 2]` in inline math is the bias vector.
+    a = [[1, 2], [3, 4]] (one channel), w = [[1, 1]] per output channel 0 and [[2, 0]] for channel 1:
+    z0 = [[1+2], [3+4]] + 1 = [[4], [8]]; z1 = [[2], [6]] + 2 = [[4], [8]]."""
+    text = ("假设输入特征图$a$维度为$(1,1,2,2)$，卷积核$w$的维度为$(2,1,1,2)$，\n\n"
+            "$$a[0,0,:,:] = \\left[\\begin{matrix} 1 & 2 \\\\ 3 & 4 \\end{matrix}\\right]$$\n\n"
+            "$$w[0,0,:,:] = \\left[\\begin{matrix} 1 & 1 \\end{matrix}\\right], "
+            "w[1,0,:,:] = \\left[\\begin{matrix} 2 & 0 \\end{matrix}\\right]$$\n\n"
+            "偏置系数为$b=[1, 2]$\n\n"
+            "结果为：\n$$z[0,0,:,:] = \\left[\\begin{matrix} 4 \\\\ 8 \\end{matrix}\\right], "
+            "z[0,1,:,:] = \\left[\\begin{matrix} 4 \\\\ 8 \\end{matrix}\\right]$$\n")
+    d = read_document(doc(tmp_path, text))
+    assert plain(d.problem.x) == [[[[1.0, 2.0], [3.0, 4.0]]]], f"observed input {plain(d.problem.x)}"
+    assert plain(d.problem.b) == [1.0, 2.0], f"observed bias {d.problem.b}"
+    assert d.problem.activation == "none", f"observed activation {d.problem.activation} (a is not an activation)"
+    v = verify(d)
+    assert [(s.step, s.status) for s in v.steps] == [("output", "ok")], f"observed {v.steps}"
+
+
+def test_an_array_over_several_lines_outside_code_with_comments(tmp_path):
+    """507 (jishuzhan.net, Chinese blog): `X = [` / rows / `]` and `K = [[1, 0, -1],  # 垂直边缘检测` outside a code
+    fence. X = [[1, 2], [3, 4], [5, 6]], K = [[1], [-1]]: Ŷ = [[1-3, 2-4], [3-5, 4-6]] = [[-2, -2], [-2, -2]]."""
+    text = ("假设输入为单通道矩阵:\n\n复制代码\nX = [\n  [1, 2],\n  [3, 4],\n  [5, 6]\n]\n\n"
+            "卷积核定义\n\n复制代码\nK = [[1],  # 垂直边缘检测\n     [-1]]\n\n"
+            "Output: [[-2, -2], [-2, -2]]\n")
+    d = read_document(doc(tmp_path, text))
+    assert plain(d.problem.x) == [[[[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]]]], f"observed input {plain(d.problem.x)}"
+    assert plain(d.problem.w) == [[[[1.0], [-1.0]]]], f"observed filter {plain(d.problem.w)}"
+    assert [(s.step, s.status) for s in verify(d).steps] == [("output", "ok")]
+
+
+def test_a_matrix_in_symbols_is_skipped_not_refused(tmp_path):
+    """201 writes δ = [[δ₁₁, δ₁₂], …] in symbols next to its numbers: a formula, listed as skipped; the numeric
+    claims are still checked. X = [[1, 2], [3, 4]], W = [[1]]: Ŷ = X."""
+    text = ("$$X = \\begin{bmatrix} 1 & 2 \\\\ 3 & 4 \\end{bmatrix}$$\n\n$$W = \\begin{bmatrix} 1 \\end{bmatrix}$$\n\n"
+            "$$\\delta = \\begin{bmatrix} \\delta_{11} & \\delta_{12} \\\\ \\delta_{21} & \\delta_{22} "
+            "\\end{bmatrix}$$\n\n$$\\hat{Y} = \\begin{bmatrix} 1 & 2 \\\\ 3 & 4 \\end{bmatrix}$$\n")
+    d = read_document(doc(tmp_path, text))
+    assert any("written in symbols" in s for s in d.skipped), f"observed skipped {d.skipped}"
+    assert [(s.step, s.status) for s in verify(d).steps] == [("output", "ok")]
+
+
+def test_several_examples_disagreeing_values_are_decided_by_the_arithmetic():
+    """309 (ngcthanh2903/pytorch grad_Torch_TF.ipynb): cells In [1]/[8]/[10] print ∂L/∂x = f for L = Σy, a last cell
+    feeds y = −8 back as its own gradient ([[-8, 0, 8], …]). The value that checks is judged, the other is
+    listed; grads[0]/grads[1] of torch.autograd.grad(L, [x, f]) and TensorFlow's `tf.Tensor(...)` are read."""
+    d = read_document(CORPUS / "309_notebook_torch_tf_sobel_sum_grad.md")
+    claims = d.iterations[0]
+    assert plain(claims["grad_input"].value) == [[1.0, 0.0, -1.0], [2.0, 0.0, -2.0], [1.0, 0.0, -1.0]]
+    assert plain(claims["grad_filter"].value) == [[1.0, 2.0, 3.0], [4.0, 5.0, 6.0], [7.0, 8.0, 9.0]]
+    assert plain(claims["output"].value) == [[-8.0]], f"observed {claims['output'].value}"
+    assert any("another value claimed" in s and "line 156" in s for s in d.skipped), f"observed {d.skipped}"
+
+
+def test_one_example_with_two_values_for_one_step_is_still_a_contradiction(tmp_path):
+    text = ("$$X = \\begin{bmatrix} 1 & 2 \\end{bmatrix}$$\n\n$$W = \\begin{bmatrix} 1 \\end{bmatrix}$$\n\n"
+            "$$\\hat{Y} = \\begin{bmatrix} 1 & 2 \\end{bmatrix}$$\n\nlater\n\n"
+            "$$\\hat{Y} = \\begin{bmatrix} 1 & 3 \\end{bmatrix}$$\n")
+    with pytest.raises(UserError, match="two different values for the output"):
+        read_document(doc(tmp_path, text))
+
+
+def test_a_long_sentence_before_a_fill_word_ends_quickly(tmp_path):
+    """The words-for-values pattern ("a 2x2 matrix filled with zeros") is tried only near the fill word."""
+    text = "The target is " + "a " * 100_000 + "2x2 matrix filled with zeros\n"
+    t = time.perf_counter()
+    with pytest.raises(UserError):
+        read_document(doc(tmp_path, text))
+    assert time.perf_counter() - t < 15

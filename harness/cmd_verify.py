@@ -20,8 +20,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--layout", choices=("nchw", "nhwc"),
                         help="how the document writes its arrays: nhwc = N,H,W,C inputs and H,W,I,O filters")
     parser.add_argument("--role", metavar="NAME=ROLE", action="append", default=[],
-                        help="what a name in the document is: input, filter, bias, target, upstream (the given "
-                             "∂L/∂Ŷ), output, grad_filter, …, or skip; repeatable")
+                        help="what a name in the document is (or the matrix that starts on line NAME, when NAME is "
+                             "a number): input, filter, bias, target, upstream (the given ∂L/∂Ŷ), output, "
+                             "grad_filter, …, or skip; repeatable")
 
 
 def read_derivation(path: str, declared=None):

@@ -137,3 +137,30 @@ def test_a_long_sentence_before_a_fill_word_ends_quickly(tmp_path):
     with pytest.raises(UserError):
         read_document(doc(tmp_path, text))
     assert time.perf_counter() - t < 15
+
+
+UNLABELLED = """Here is my example.
+Matriz de entrada A
+1 2
+3 4
+Otra matriz M
+1 0
+0 1
+Resultado
+[[6]]
+"""
+
+
+def test_a_refusal_lists_the_unlabelled_matrices_and_a_line_names_one(tmp_path):
+    """"Matriz de entrada" (Spanish) labels the input; M and the result carry no label a reader can know.
+    A = [[1, 2], [3, 4]], M = [[1, 0], [0, 1]]: Ŷ = [[1·1 + 2·0 + 3·0 + 4·1]] = [[5]], and the result claims 6."""
+    p = doc(tmp_path, UNLABELLED, "d.txt")
+    with pytest.raises(UserError) as info:
+        read_document(p)
+    assert "matrices without a label at lines 6 (2×2), 9 (1×1): name one with --role 6=filter" in str(info.value), \
+        f"observed {info.value}"
+    from harness.derivation import Declared
+    d = read_document(p, Declared(roles=(("6", "filter"), ("9", "output"))))
+    assert plain(d.problem.w) == [[[[1.0, 0.0], [0.0, 1.0]]]], f"observed filter {plain(d.problem.w)}"
+    v = verify(d)
+    assert [(s.step, s.status) for s in v.steps] == [("output", "wrong")], f"observed {v.steps}"

@@ -93,6 +93,16 @@ def assemble(c: Collected, source: str, declared: Declared = Declared()) -> Deri
                    score=best_score[:2], runner_up=runner)
 
 
+def _unlabelled_hint(c: Collected, q: str) -> str:
+    """What was found instead: the matrices without a label, and how to name one."""
+    if not c.unlabelled:
+        return ""
+    shown = ", ".join(f"{line} ({'×'.join(map(str, shape))})" for line, shape in c.unlabelled[:8])
+    more = f" and {len(c.unlabelled) - 8} more" if len(c.unlabelled) > 8 else ""
+    return (f"; matrices without a label at lines {shown}{more}: name one with --role "
+            f"{c.unlabelled[0][0]}={q}")
+
+
 def _unused(key: str, r: Reading, chosen: Reading, score) -> str:
     if key.startswith("claim "):   # a claim of a step that another claim of the same step contradicts
         q = key.split(":", 1)[1]
@@ -170,7 +180,7 @@ def _assemble(c: Collected, source: str, pick: dict[str, int], conflicts: dict, 
             raise refuse(u)
         if q not in inputs and q != "bias":
             raise UserError(f"missing the {_name(q)}: no matrix labelled as the {_name(q)} "
-                            f"({_LABEL_HELP[q]})", source)
+                            f"({_LABEL_HELP[q]}){_unlabelled_hint(c, q)}", source)
     hints = list(c.hints)
     conv: dict[str, Source] = {}
 
@@ -368,7 +378,7 @@ def _assemble(c: Collected, source: str, pick: dict[str, int], conflicts: dict, 
         if unread_claims:
             raise refuse(unread_claims[0][1])
         raise UserError("no claimed values found: nothing labelled as the output (Ŷ), the loss (L), "
-                        "a gradient (∂L/∂W) or the updated filter (W')", source)
+                        "a gradient (∂L/∂W) or the updated filter (W')" + _unlabelled_hint(c, "output"), source)
     for key in ("loss", "operation", "activation", "learning_rate"):
         conv.setdefault(key, Source("default"))
     assignment = tuple(Assigned(q, r.line, _clip(r.text), _evidence(r)) for q, r in inputs.items()

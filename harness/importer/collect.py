@@ -70,6 +70,8 @@ class Collected:
     program: object = None                         # `program.Program`: what the code's names mean
     queue: list = field(default_factory=list)      # labels of what the last code cell printed, in order
     bound: dict = field(default_factory=dict)      # symbol -> role the prose gave it ("the input $a$")
+    by_line: dict = field(default_factory=dict)    # line -> Label declared on the command line (--role 12=input)
+    unlabelled: list = field(default_factory=list)  # (line, shape) of the matrices no label was found for
 
 
 def _named(out: "Collected", name: str, line: int | None = None) -> Label | None:
@@ -93,6 +95,8 @@ def collect(segments: list[Segment], where: str = "document", text: str | None =
     from .program import read_program
     declared = {name: Label(q) if q != "skip" else Label("skip", reason="declared on the command line: --role "
                                                                         f"{name}=skip") for name, q in roles}
+    out.by_line = {int(name): label for name, label in declared.items() if name.isdigit()}
+    declared = {name: label for name, label in declared.items() if not name.isdigit()}
     prog = read_program(segments, text if text is not None else "\n".join(s.text for s in segments), declared)
     out.program = prog
     # a line the program read as code is code, though Markdown took it for prose (a test file given as text)
@@ -432,6 +436,11 @@ def _add(out: Collected, label: Label, value: Value, line: int, text: str, style
     return True
 
 
+def _no_label(out: Collected, line: int, text: str, value: Value) -> None:
+    out.skipped.append(f"line {line}: {text} — a matrix with no label")
+    out.unlabelled.append((line, value.array.shape))
+
+
 def _context_label(context) -> Label | None:
     return context[2] if context else None
 
@@ -447,11 +456,11 @@ def _equation(eq: Equation, out: Collected, context, y_is_output: bool):
                                              matrix=_of_a_matrix(eq.unreadable)):
                 return None
             return context
-        label = _context_label(context)
+        label = out.by_line.get(line) or _context_label(context)
         text = _clip(eq.latex)
         if label is None:
             if value.array.ndim:
-                out.skipped.append(f"line {line}: {text} — a matrix with no label")
+                _no_label(out, line, text, value)
             return None
         _add(out, label, value, line, text, "latex", context)
         return None
@@ -467,6 +476,7 @@ def _equation(eq: Equation, out: Collected, context, y_is_output: bool):
                             matrix=_of_a_matrix(eq.unreadable))
         return context
     text = _clip(eq.latex)
+    label = out.by_line.get(line) or label
     if label is None:
         label = loose_label(eq.lhs.latex, out.program, line)
     if label is None:
@@ -558,10 +568,11 @@ def _found(f: Found, out: Collected, context, code: bool) -> bool:
             c = _COMMENT.match(f.previous)
             label = _named(out, m.group(1), f.line) if m else prose_label(c.group(1)) if c else None
             written = m.group(1) if m else _quoted(f.previous)
-        if label is None and f.previous and _LABEL_END.search(f.previous) and not scan(f.previous, f.line - 1) \
+        if label is None and f.previous and (_LABEL_END.search(f.previous) or len(f.previous) <= 60) \
+                and not scan(f.previous, f.line - 1) \
                 and not (code and out.program is not None and f.line - 1 in out.program.lines):
             label = prose_label(f.previous) or loose_label(f.previous, out.program, f.line)
-            written = _quoted(f.previous)   # "Kernel:" on the line above bare rows in a text block
+            written = _quoted(f.previous)   # "Kernel:" (or a short heading) on the line above, in a text block
         if label is None and code and out.queue:   # the cell printed several values: the next one
             label = out.queue.pop(0)
             written = "the value printed next"
@@ -570,6 +581,8 @@ def _found(f: Found, out: Collected, context, code: bool) -> bool:
         if label is None:
             label = _context_label(context)
             written = _quoted(context[0]) if context else ""
+    if f.line in out.by_line:   # --role 12=input: the matrix of line 12, whatever its label
+        label, written = out.by_line[f.line], f"line {f.line}"
     if label is not None and code and out.queue and out.queue[0] == label and written != "the value printed next":
         out.queue.pop(0)   # `print('dd', dd)` printed "dd tensor(...)": its text named the queue's head
     upd = _SELF_UPDATE.search(f.label_text)
@@ -580,7 +593,7 @@ def _found(f: Found, out: Collected, context, code: bool) -> bool:
         return label is not None
     if label is None:
         if f.value.array.ndim:
-            out.skipped.append(f"line {f.line}: {f.text} — a matrix with no label")
+            _no_label(out, f.line, f.text, f.value)
         return f.value.array.ndim > 0
     if f.style == "scalar" and label.quantity not in SCALAR_QUANTITIES + BIAS:
         return False
@@ -641,7 +654,11 @@ def loose_label(text: str, program=None, line: int | None = None) -> Label | Non
     if not m or m.group(1).lower() in _NOT_NAMES:
         return None
     name = m.group(1)
-    return (program.label(name, line) if program is not None else None) or code_label(name) or latex_label(name)
+    known = program.label(name, line) if program is not None else None
+    role = bound_role(t[:m.start()]) if known is None and len(name) <= 3 else None
+    if role is not None:   # "Matriz de entrada A", "the kernel K:": the words before the symbol say what it is
+        return Label(role)
+    return known or code_label(name) or latex_label(name)
 
 
 # words that end sentences before a value and name nothing

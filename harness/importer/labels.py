@@ -262,8 +262,8 @@ _KEYWORDS = [  # (pattern, quantity); the earliest match in the text wins
     (_P(r"\bstrides?\b"), "stride"),
 ]
 # The same roles in the other languages worked examples are published in (es pt fr de it ru zh ja ko): word
-# stems, read where the English vocabulary finds nothing. A stem in Han, kana or Hangul matches anywhere (those
-# scripts put no spaces between words); one in an alphabet matches at the start of a word.
+# stems (a phrase joined by `_`), read where the English vocabulary finds nothing. A stem in Han, kana or Hangul
+# matches anywhere (those scripts put no spaces between words); one in an alphabet at the start of a word.
 _INTL = {
     "input": "entrada entrée eingabe ingresso вход введите ввод 输入 輸入 入力 입력",
     "filter": "filtro filtre noyau núcleo faltungskern kern ядр фильтр веса 卷积核 滤波器 过滤器 濾波器 "
@@ -273,16 +273,18 @@ _INTL = {
     "bias": "sesgo biais смещени 偏置 偏差 バイアス 편향",
     "loss": "pérdida perte verlust потер 损失 損失 손실",
     "activation": "activación ativação aktivierung активац 激活 活性化 활성화",
-    "learning_rate": "tasa de aprendizaje taux d'apprentissage lernrate скорость обучения 学习率 学習率 학습률",
+    "learning_rate": "tasa_de_aprendizaje taux_d'apprentissage lernrate скорость_обучения 学习率 学習率 학습률",
 }
 _INTL_GRADIENT = "gradiente градиент 梯度 勾配 기울기 그래디언트"
 _INTL_DELTA = "дельт デルタ 델타 误差项 誤差項"   # the backward signal, unless it names another role's
-_INTL_UPDATED = "actualizad atualizad mis à jour aktualisiert обновл 更新 갱신 업데이트"
+_INTL_UPDATED = "actualizad atualizad mis_à_jour aktualisiert обновл 更新 갱신 업데이트"
 
 
 def _stems(words: str) -> re.Pattern:
     cjk = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]")
-    parts = [re.escape(w) if cjk.search(w) else r"(?<![^\W\d_])" + re.escape(w) for w in words.split()]
+    # (a phrase is written with `_` between its words)
+    parts = [re.escape(w) if cjk.search(w) else r"(?<![^\W\d_])" + re.escape(w).replace("_", r"\s+")
+             for w in words.split()]
     return re.compile("|".join(parts), re.IGNORECASE)
 
 

@@ -164,3 +164,18 @@ def test_a_refusal_lists_the_unlabelled_matrices_and_a_line_names_one(tmp_path):
     assert plain(d.problem.w) == [[[[1.0, 0.0], [0.0, 1.0]]]], f"observed filter {plain(d.problem.w)}"
     v = verify(d)
     assert [(s.step, s.status) for s in v.steps] == [("output", "wrong")], f"observed {v.steps}"
+
+
+@pytest.mark.parametrize("y01, status", [("25", "ok"), ("26", "wrong")], ids=["right", "wrong"])
+def test_entries_written_out_as_their_terms_are_claims_of_their_windows(tmp_path, y01, status):
+    """204 (d2l-ko, conv-layer): "0×0+1×1+3×2+4×3=19, 1×0+2×1+4×2+5×3=25, …" under X = 0..8 (3×3), K = [[0, 1],
+    [2, 3]], with no label: each sum's products are the (input, kernel) pairs of exactly one output window.
+    By hand: Ŷ[0,0] = 0·0+1·1+3·2+4·3 = 19, Ŷ[0,1] = 1·0+2·1+4·2+5·3 = 25."""
+    text = ("```python\nX = torch.tensor([[0.0, 1.0, 2.0], [3.0, 4.0, 5.0], [6.0, 7.0, 8.0]])\n"
+            "K = torch.tensor([[0.0, 1.0], [2.0, 3.0]])\ncorr2d(X, K)\n```\n\n"
+            "$$0\\times0+1\\times1+3\\times2+4\\times3=19,\\\\\n1\\times0+2\\times1+4\\times2+5\\times3=" + y01 + ".$$\n")
+    d = read_document(doc(tmp_path, text))
+    claim = d.iterations[0]["output"]
+    assert plain(claim.value[0, :].tolist() if claim.value.ndim == 2 else claim.value[0, 0, 0]) == \
+        [19.0, float(y01)], f"observed {claim.value}"
+    assert [(s.step, s.status) for s in verify(d).steps] == [("output", status)]

@@ -93,6 +93,47 @@ def assemble(c: Collected, source: str, declared: Declared = Declared()) -> Deri
                    score=best_score[:2], runner_up=runner)
 
 
+MAX_WINDOW_WORK = 200_000   # products compared when matching written-out sums to output windows
+
+
+def _line_of(e) -> int:
+    return e[2] if isinstance(e, tuple) else e.line
+
+
+def _window_claims(sums, problem, base: int) -> list[Reading]:
+    """A written sum ("0×0 + 1×1 + 3×2 + 4×3 = 19") whose products are exactly the (input, filter) pairs of one
+    output window is that output element's claim (its value as written; the terms are the author's own)."""
+    if not sums or problem.groups != 1 or problem.b is not None:
+        return []
+    x, w = problem.x, problem.w
+    (pt, pb), (pl, pr) = problem.padding
+    n_, c_, h_, w_ = x.shape
+    o_, _, kh, kw = w.shape
+    ho, wo = problem.out_hw
+    if n_ * o_ * ho * wo * c_ * kh * kw > MAX_WINDOW_WORK:
+        return []
+    xp = np.full((n_, c_, h_ + pt + pb, w_ + pl + pr), Fraction(0), dtype=object)
+    xp[:, :, pt:pt + h_, pl:pl + w_] = x
+    wf = w[:, :, ::-1, ::-1] if problem.operation == "convolution" else w
+    (sh, sw), (dh, dw) = problem.stride, problem.dilation
+    windows: dict[tuple, list] = {}
+    for n in range(n_):
+        for o in range(o_):
+            for i in range(ho):
+                for j in range(wo):
+                    pairs = sorted((Fraction(xp[n, c, i * sh + u * dh, j * sw + v * dw]), Fraction(wf[o, c, u, v]))
+                                   for c in range(c_) for u in range(kh) for v in range(kw))
+                    windows.setdefault(tuple(pairs), []).append((n, o, i, j))
+    ndim = problem.layout.output_ndim
+    out = []
+    for s in sums:
+        found = windows.get(tuple(sorted(s.terms))) or windows.get(tuple(sorted((b, a) for a, b in s.terms)))
+        if found and len(found) == 1:
+            index = tuple(k + base for k in found[0][4 - ndim:]) if ndim else ()
+            out.append(Reading(Label("output", index=index or None), s.value, s.line, s.text, "sum"))
+    return out
+
+
 def _unlabelled_hint(c: Collected, q: str) -> str:
     """What was found instead: the matrices without a label, and how to name one."""
     if not c.unlabelled:
@@ -354,6 +395,17 @@ def _assemble(c: Collected, source: str, pick: dict[str, int], conflicts: dict, 
     if target is None and given is not None and given.label.approx and int(given.value.decimals.max()) >= 1:
         input_decimals["grad_output"] = given.value.decimals
 
+    extra = _window_claims(c.sums, problem, base)
+    if extra:   # entries written out as their terms: claims of the output elements whose windows they are
+        events = list(c.events)
+        for r in extra:
+            at = next((k for k, e in enumerate(events) if _line_of(e) > r.line), len(events))
+            events.insert(at, r)
+        again = _iterations(events, consumed, source)
+        if len(again[0]) == len(iterations):
+            iterations, unread_claims = again
+            notes.append("line " + ", ".join(str(r.line) for r in extra[:6]) + ": an entry written out as its terms "
+                         "is the output element whose window they are")
     claims = []
     for k, it in enumerate(iterations):
         claims.append(MappingProxyType(_claims(it, problem, base, given, skipped, source,

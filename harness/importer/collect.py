@@ -72,6 +72,7 @@ class Collected:
     bound: dict = field(default_factory=dict)      # symbol -> role the prose gave it ("the input $a$")
     by_line: dict = field(default_factory=dict)    # line -> Label declared on the command line (--role 12=input)
     unlabelled: list = field(default_factory=list)  # (line, shape) of the matrices no label was found for
+    sums: list = field(default_factory=list)       # WrittenSum: "0×0 + 1×1 + 3×2 + 4×3 = 19" with no label
 
 
 def _named(out: "Collected", name: str, line: int | None = None) -> Label | None:
@@ -436,6 +437,47 @@ def _add(out: Collected, label: Label, value: Value, line: int, text: str, style
     return True
 
 
+@dataclass(frozen=True)
+class WrittenSum:
+    """An entry written out as its terms with no label ("0×0 + 1×1 + 3×2 + 4×3 = 19"): `assemble` finds the output
+    element whose window these products are, if exactly one is."""
+    line: int
+    text: str
+    terms: tuple[tuple[Fraction, Fraction], ...]
+    value: Value
+
+
+_TERM = re.compile(r"\s*([+\-−]?)\s*(\d+(?:\.\d+)?|\.\d+)\s*\*\s*([+\-−]?\s*(?:\d+(?:\.\d+)?|\.\d+))\s*")
+MAX_TERMS = 4096
+
+
+def written_terms(text: str) -> tuple[tuple[Fraction, Fraction], ...] | None:
+    """`0\\times0+1\\times1+(3·2)+4×(−3)` as its products ((0, 0), (1, 1), (3, 2), (4, −3)); None unless the whole
+    text is a sum of products of two numbers (parentheses aside)."""
+    t = re.sub(r"\\(?:times|cdot|ast)|[×·∗*]|(?<=\d)\s*x\s*(?=[\d(])", "*", text)
+    t = re.sub(r"\\(?:left|right)|[(){}\[\]]", " ", t).replace("−", "-")
+    if len(t) > 40 * MAX_TERMS or "*" not in t:
+        return None
+    terms, pos = [], 0
+    for m in _TERM.finditer(t):
+        if m.start() != pos or (terms and not m.group(1)):
+            return None
+        sign = -1 if m.group(1) in "-−" and m.group(1) else 1
+        terms.append((sign * Fraction(m.group(2)), Fraction(m.group(3).replace(" ", ""))))
+        pos = m.end()
+    return tuple(terms) if terms and pos == len(t) and len(terms) <= MAX_TERMS else None
+
+
+def _written_sum(out: Collected, sides: list[str], value: Value, line: int, text: str) -> None:
+    if value.array.ndim:
+        return
+    for side in sides:
+        terms = written_terms(side)
+        if terms and len(terms) >= 2:
+            out.sums.append(WrittenSum(line, text, terms, value))
+            return
+
+
 def _no_label(out: Collected, line: int, text: str, value: Value) -> None:
     out.skipped.append(f"line {line}: {text} — a matrix with no label")
     out.unlabelled.append((line, value.array.shape))
@@ -483,6 +525,7 @@ def _equation(eq: Equation, out: Collected, context, y_is_output: bool):
         if value.array.ndim:
             out.skipped.append(f"line {line}: {text} — left side {_clip(eq.lhs.latex, 30)!r} is not a known "
                                "quantity")
+        _written_sum(out, sides[:-1], value, line, text)
         return context
     ctx = _context_label(context)
     if ctx is not None and ctx.quantity == "skip" and label.quantity not in ("learning_rate", "stride"):
@@ -594,6 +637,10 @@ def _found(f: Found, out: Collected, context, code: bool) -> bool:
     if label is None:
         if f.value.array.ndim:
             _no_label(out, f.line, f.text, f.value)
+        elif f.style == "scalar" and label_text:   # "… the first output is 0×0 + 1×1 + 3×2 + 4×3 = 19"
+            parts = [p for p in re.split(r"[=:：]", label_text) if p.strip()]
+            _written_sum(out, [re.split(r"(?<=[^\d\s()+\-−×·*.])\s", parts[-1])[-1]] if parts else [],
+                         f.value, f.line, f.text)
         return f.value.array.ndim > 0
     if f.style == "scalar" and label.quantity not in SCALAR_QUANTITIES + BIAS:
         return False

@@ -179,3 +179,17 @@ def test_entries_written_out_as_their_terms_are_claims_of_their_windows(tmp_path
     assert plain(claim.value[0, :].tolist() if claim.value.ndim == 2 else claim.value[0, 0, 0]) == \
         [19.0, float(y01)], f"observed {claim.value}"
     assert [(s.step, s.status) for s in verify(d).steps] == [("output", status)]
+
+
+def test_a_layer_moved_to_the_gpu_is_the_same_layer(tmp_path):
+    """102 (Deformable-Convolution-V2-PyTorch issue #3): `cn=cn.cuda()` then `cn.weight.data[...]=1`. All-ones 4×4
+    input, all-ones 3×3 kernel, padding 1, L = Σ out: ∂L/∂W[u,v] counts the outputs whose tap (u,v) lands on the
+    input: corners 3·3 = 9, edges 3·4 = 12, centre 4·4 = 16."""
+    text = ("    input = torch.ones([1,1,4,4],dtype=torch.float).cuda()\n"
+            "    cn=nn.Conv2d(1,1,kernel_size=3,stride=(1, 1),padding=(1, 1),bias=False)\n"
+            "    cn=cn.cuda()\n    cn.weight.data[...]=1\n    out=cn(input)\n    loss=out.sum()\n"
+            "    loss.backward()\n    print(cn.weight.grad)\n\nand the output is:\n\n"
+            "    tensor([[[[ 9., 12.,  9.],\n              [12., 16., 12.],\n              [ 9., 12.,  9.]]]])\n")
+    d = read_document(doc(tmp_path, text))
+    assert [(s.step, s.status) for s in verify(d).steps] == [("grad_filter", "ok")], f"observed {d.iterations}"
+    assert not any("[...]" in s for s in d.skipped), f"observed skipped {d.skipped} (indexing is not a value)"

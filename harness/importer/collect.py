@@ -579,7 +579,7 @@ def _found(f: Found, out: Collected, context, code: bool) -> bool:
     if f.value is not None and f.value.array.size <= 1 and re.search(r"(?:\bIn|\bOut|^)\s*$", f.label_text) \
             and re.fullmatch(r"\s*\[\s*\d*\s*\]:?.*", f.text) and re.search(r"\b(?:In|Out)\s*$", f.label_text):
         return True    # a notebook prompt "In [86]:" is not a value
-    if code and f.value is not None and re.search(r"[\w\])]$", f.label_text) and f.text.lstrip().startswith("["):
+    if code and re.search(r"[\w\])]$", f.label_text) and f.text.lstrip().startswith("["):
         return True    # x[0][0], w[:2, 1]: indexing in code, not a value
     label = None
     label_text = _chain_start(f.label_text.replace("\u2063", " ").strip())

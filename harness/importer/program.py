@@ -536,7 +536,8 @@ class Reader:
         if isinstance(fn, ast.Name) and name[:1].isupper() and name not in _WRAPPERS:
             return Layer(name, "other", _clip(text))   # another layer or model (ModulatedDeformConv, Linear)
         if isinstance(fn, ast.Attribute) and isinstance(recv, Layer):
-            return UNKNOWN
+            # conv = conv.cuda(), .to(device), .double(): the same layer; any other method: unknown
+            return recv if name in _IDENTITY_METHODS else UNKNOWN
         if name in ("Linear", "Dense", "MaxPool2d", "BatchNorm2d"):
             return Layer(name, "other", _clip(text))
         return self.array_call(name, args, kwargs, recv, fn, line, text)

@@ -193,3 +193,20 @@ def test_a_layer_moved_to_the_gpu_is_the_same_layer(tmp_path):
     d = read_document(doc(tmp_path, text))
     assert [(s.step, s.status) for s in verify(d).steps] == [("grad_filter", "ok")], f"observed {d.iterations}"
     assert not any("[...]" in s for s in d.skipped), f"observed skipped {d.skipped} (indexing is not a value)"
+
+
+def test_an_element_placed_in_words_and_a_flip_said_of_the_backward_pass(tmp_path):
+    """202 (purepisces/DeepLearningSystem hw4 notes): "The value at the top-left corner of the output feature map is
+    $-6$" claims Ŷ[0,0] (0-based whatever the document's indices), and "W.flip in calculating X_grad" is the
+    backward pass of a cross-correlation, not a convolution forward. X = 1..9 (3×3), W = [[1, 0], [0, -1]]:
+    Ŷ[0,0] = 1·1 + 5·(−1) = −4 by hand."""
+    text = ("$$X = \\begin{bmatrix} 1 & 2 & 3 \\\\ 4 & 5 & 6 \\\\ 7 & 8 & 9 \\end{bmatrix}$$\n\n"
+            "$$W_{11} = 1$$\n\n$$W = \\begin{bmatrix} 1 & 0 \\\\ 0 & -1 \\end{bmatrix}$$\n\n"
+            "The value at the top-left corner of the output feature map is $-4$.\n\n"
+            "Explain why we use W.flip in calculating X_grad.\n")
+    d = read_document(doc(tmp_path, text))
+    assert d.problem.operation == "cross_correlation", f"observed {d.problem.operation}"
+    claim = d.iterations[0]["output"]
+    assert [[None if v is None else float(v) for v in row] for row in claim.value.tolist()] == \
+        [[-4.0, None], [None, None]], f"observed {claim.value}"
+    assert [(s.step, s.status) for s in verify(d).steps] == [("output", "ok")]

@@ -835,7 +835,7 @@ def _claim(q: str, rs: list[Reading], problem, base: int, source: str) -> Claim:
                 _put(value, decimals, filled, sub + inner, r.value.array[inner],
                      int(np.broadcast_to(r.value.decimals, shape[-2:])[inner]), r, rs, source, q)
         else:
-            idx = tuple(i - base for i in r.label.index)
+            idx = tuple(i - (0 if r.label.position else base) for i in r.label.index)
             idx = _element_index(idx, shape)
             if idx is None:
                 raise UserError(f"{_clip(r.text, 40)}: index {list(r.label.index)} is outside the {_name(q)} of "

@@ -415,6 +415,8 @@ def _marker(text: str, line: int, out: Collected) -> None:
 
 
 def _index_note(label: Label, line: int, text: str, out: Collected) -> None:
+    if label.position:   # placed in words: says nothing of the document's index base
+        return
     ints = [i for i in (label.index or ()) if i is not None]
     if ints:
         out.indices.append((min(ints), line, text))
@@ -642,7 +644,7 @@ def _found(f: Found, out: Collected, context, code: bool) -> bool:
             _written_sum(out, [re.split(r"(?<=[^\d\s()+\-−×·*.])\s", parts[-1])[-1]] if parts else [],
                          f.value, f.line, f.text)
         return f.value.array.ndim > 0
-    if f.style == "scalar" and label.quantity not in SCALAR_QUANTITIES + BIAS:
+    if f.style == "scalar" and label.quantity not in SCALAR_QUANTITIES + BIAS and label.index is None:
         return False
     if label.quantity == "loss_or_error" and f.style == "scalar":
         label = Label("loss")

@@ -182,7 +182,7 @@ _CONV = re.compile(r"\bflip(?:s|ped|ping)?\b|\brotat(?:e|ed|ing|ion)\b.{0,25}?18
 _XCORR = re.compile(r"cross[- ]?correlat|correlate2d|\bno\s+(?:kernel\s+)?flip|\bwithout\s+flipping|"
                     r"\bnot\s+flipped|\b(?:do\s+not|don't|doesn't|never|does\s+not)\s+(?:need\s+to\s+)?flip", _I)
 _BACKWARD = re.compile(r"gradient|∂|\\partial|backward|back-?prop|\bdL|upstream|\bdelta\b|δ|full\s+convolution|"
-                       r"\bdX\b|input\s+grad|\bgrad", _I)
+                       r"\bdX\b|input\s+grad|grad", _I)   # (X_grad, w_grad too)
 _NEGATION = re.compile(r"\b(?:not|no|without|never|instead\s+of|unlike)\b|n't\b", _I)
 _RELU = re.compile(r"\brelu\b|\\max\s*\(\s*0|\bmax\s*\(\s*0\s*,|rectified\s+linear|np\.maximum\(\s*0|"
                    r"clamp\(\s*min\s*=\s*0|\.relu\(", _I)

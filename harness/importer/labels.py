@@ -21,6 +21,7 @@ class Label:
     pre_activation: bool = False             # ∂L/∂Z: the gradient before the ReLU
     reason: str = ""                         # for skip
     approx: bool = False                     # "rounded", "≈": an input shown rounded
+    position: bool = False                   # the index says where in words ("top-left"): 0-based whatever
 
 
 # --- LaTeX left-hand sides ----------------------------------------------------------------------
@@ -323,11 +324,20 @@ _WRT_QUANTITY = {"input": "grad_input", "image": "grad_input", "x": "grad_input"
                  "z": "grad_output", "o": "grad_output", "bias": "grad_bias"}
 
 
+# "the top-left value of the output is", "the output's first element": one element, placed in words
+_CORNER = _P(r"\b(?:top[- ]left|upper[- ]left|first)\s+(?:corner\s+|output\s+)?(?:value|element|entry|pixel|cell|"
+             r"corner|number)?\s*(?:of|in)\s+(?:the\s+)?(?:(?:conv(?:olution)?|resulting)\s+)?(output|feature map|"
+             r"result|activation map)|\b(output|feature map)(?:'s)?\s+(?:top[- ]left|first)\s+(?:value|element|"
+             r"entry|pixel|cell|corner)")
+
+
 def prose_label(text: str) -> Label | None:
     """The quantity a prose phrase labels ('Input volume:', 'The output right now is:'), or None."""
     t = text.strip()
     if not t or len(t) > 400:
         return None
+    if _CORNER.search(t) and not _PROSE_GRAD_FAMILY.search(t):
+        return Label("output", (0, 0), position=True)
     # the last sentence is the one that introduces the value ("Slide it over. The output right now is:")
     sentences = [x for x in re.split(r"(?<=[.!?])\s+(?=[A-ZÀ-ÞΑ-ΩА-ЯЁ(])|(?<=[。！？])", t) if x.strip()]
     if len(sentences) > 1 and prose_label(sentences[-1]) is not None:

@@ -210,3 +210,18 @@ def test_an_element_placed_in_words_and_a_flip_said_of_the_backward_pass(tmp_pat
     assert [[None if v is None else float(v) for v in row] for row in claim.value.tolist()] == \
         [[-4.0, None], [None, None]], f"observed {claim.value}"
     assert [(s.step, s.status) for s in verify(d).steps] == [("output", "ok")]
+
+
+def test_a_helper_named_like_a_convolution_whose_body_is_not_followed(tmp_path):
+    """205 (d2l-ja, channels): `def corr2d_multi_in(X, K): return sum(d2l.corr2d(x, k) for x, k in zip(X, K))` — a
+    generator the reader does not follow; the helper's name says it is the convolution of its two operands.
+    X: two 2×2 channels [[1, 2], [3, 4]] and [[0, 1], [1, 0]], K: two 1×1 taps 2 and 3:
+    Ŷ = 2·X₀ + 3·X₁ = [[2, 7], [9, 8]]; the text writes Ŷ[0,0] = (1×2)+(0×3) = 2."""
+    text = ("```python\ndef corr2d_multi_in(X, K):\n    return sum(d2l.corr2d(x, k) for x, k in zip(X, K))\n\n"
+            "X = torch.tensor([[[1.0, 2.0], [3.0, 4.0]], [[0.0, 1.0], [1.0, 0.0]]])\n"
+            "K = torch.tensor([[[2.0]], [[3.0]]])\ncorr2d_multi_in(X, K)\n```\n\n"
+            "The first output element is $(1\\times2)+(0\\times3)=2$.\n")
+    d = read_document(doc(tmp_path, text))
+    assert d.problem.x.shape == (1, 2, 2, 2) and d.problem.w.shape == (1, 2, 1, 1), \
+        f"observed input {d.problem.x.shape}, filter {d.problem.w.shape}"
+    assert [(s.step, s.status) for s in verify(d).steps] == [("output", "ok")]

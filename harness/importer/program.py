@@ -526,10 +526,13 @@ class Reader:
             return self.layer_call(recv, node, line, text)
         if isinstance(fn, ast.Name) and isinstance(self.env.get(fn.id), Layer):
             return self.layer_call(self.env[fn.id], node, line, text)
+        conv_like = name in _CONV_FUNCS or (re.search(r"conv|corr", name, re.I) and "transpose" not in name.lower()
+                                            and "backward" not in name.lower() and len(node.args) >= 2)
         if name in self.functions and self.depth < MAX_CALL_DEPTH and name not in _CONV_FUNCS:
-            return self.inline(self.functions[name], node, line, text)
-        if name in _CONV_FUNCS or (re.search(r"conv|corr", name, re.I) and "transpose" not in name.lower()
-                                   and "backward" not in name.lower() and len(node.args) >= 2):
+            value = self.inline(self.functions[name], node, line, text)
+            if not (conv_like and isinstance(value, Unknown)):
+                return value   # (a helper named like a convolution whose body is not followed: its name says it)
+        if conv_like:
             if "transpose" in name.lower():
                 return UNKNOWN
             return self.conv_call(node, name, dotted, kwargs, line, text)

@@ -225,3 +225,80 @@ def test_a_helper_named_like_a_convolution_whose_body_is_not_followed(tmp_path):
     assert d.problem.x.shape == (1, 2, 2, 2) and d.problem.w.shape == (1, 2, 1, 1), \
         f"observed input {d.problem.x.shape}, filter {d.problem.w.shape}"
     assert [(s.step, s.status) for s in verify(d).steps] == [("output", "ok")]
+
+
+# 106 (discuss.pytorch.org): a REPL transcript with `>> ` prompts; `>> m.weight` then "Parameter containing:" and
+# the tensor; the layer's output includes nn.Conv2d's default bias, never shown; the asker's own np.sum(w*x) of the
+# top-left patch. Seed numbers here: X = [[1,2,1],[0,1,2],[2,1,0]], W = [[0.5,0.2],[0.3,0.7]]:
+# the top-left window sums 1·0.5 + 2·0.2 + 0·0.3 + 1·0.7 = 1.6.
+REPL = """Why does the layer not give my number?
+
+```
+{p} import torch, numpy as np
+{p} m = torch.nn.Conv2d(1, 1, 2)
+{p} x = torch.tensor([[[[1., 2., 1.], [0., 1., 2.], [2., 1., 0.]]]])
+{p} m.weight
+Parameter containing:
+tensor([[[[0.5000, 0.2000],
+          [0.3000, 0.7000]]]], requires_grad=True)
+{p} m(x)
+tensor([[[[1.7000, 3.0000],
+          [1.6000, 1.3000]]]], grad_fn=<ConvolutionBackward0>)
+{p} w = np.array([[0.5, 0.2], [0.3, 0.7]])
+{p} patch = np.array([[1., 2.], [0., 1.]])
+{p} print(np.sum(w * patch))
+# mine
+{mine}
+```
+"""
+
+
+@pytest.mark.parametrize("prompt", [">>>", ">>"], ids=["python", "two-chevrons"])
+@pytest.mark.parametrize("mine, status", [("1.6", "ok"), ("1.7", "wrong")], ids=["right", "wrong"])
+def test_a_repl_transcript_its_echoes_an_unshown_bias_and_a_sum_written_in_code(tmp_path, prompt, mine, status):
+    d = read_document(doc(tmp_path, REPL.format(p=prompt, mine=mine)))
+    assert plain(d.problem.w) == [[[[0.5, 0.2], [0.3, 0.7]]]], f"observed filter {plain(d.problem.w)} (from the echo)"
+    assert d.problem.b is None
+    v = verify(d)
+    # the layer's output (line 11) depends on a bias nobody shows: skipped, not judged; np.sum(w * patch) is the
+    # top-left output element's claim
+    assert [(s.step, s.status) for s in v.steps] == [("output", status)], f"observed {v.steps}"
+    assert any("line 11" in s and "bias the document does not show" in s for s in d.skipped), d.skipped
+
+
+def test_a_layer_whose_bias_is_never_shown_is_refused_with_the_reason(tmp_path):
+    text = REPL.split("{p} w = np")[0].format(p=">>>") + "```\n"
+    with pytest.raises(UserError, match="every claim depends on the bias of the layer"):
+        read_document(doc(tmp_path, text))
+
+
+# The same layer called twice on the same input (`m(x)` shown, then `m(x).sum().backward()`) is one computation:
+# its output is judged, not skipped as "another convolution". Bias 0.1: Ŷ = [[1.7, 3.0], [1.6, 1.3]];
+# ∂L/∂W of the sum = Σ of each window = [[1+2+0+1, 2+1+1+2], [0+1+2+1, 1+2+1+0]] = [[4, 6], [4, 4]].
+SHOWN_THEN_DIFFERENTIATED = """```
+>>> m = torch.nn.Conv2d(1, 1, 2)
+>>> x = torch.tensor([[[[1., 2., 1.], [0., 1., 2.], [2., 1., 0.]]]])
+>>> m.weight
+Parameter containing:
+tensor([[[[0.5000, 0.2000],
+          [0.3000, 0.7000]]]], requires_grad=True)
+>>> m.bias
+Parameter containing:
+tensor([0.1000], requires_grad=True)
+>>> m(x)
+tensor([[[[1.7000, 3.0000],
+          [1.6000, 1.3000]]]], grad_fn=<ConvolutionBackward0>)
+>>> m(x).sum().backward()
+>>> m.weight.grad
+tensor([[[[4., 6.],
+          [4., {g11}]]]])
+```
+"""
+
+
+@pytest.mark.parametrize("g11, status", [("4.", "ok"), ("3.", "wrong")], ids=["right", "wrong"])
+def test_the_same_layer_called_twice_is_one_computation(tmp_path, g11, status):
+    d = read_document(doc(tmp_path, SHOWN_THEN_DIFFERENTIATED.format(g11=g11)))
+    assert plain(d.problem.b) == [0.1]
+    v = verify(d)
+    assert [(s.step, s.status) for s in v.steps] == [("output", "ok"), ("grad_filter", status)], f"observed {v.steps}"

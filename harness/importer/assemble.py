@@ -406,10 +406,12 @@ def _assemble(c: Collected, source: str, pick: dict[str, int], conflicts: dict, 
             iterations, unread_claims = again
             notes.append("line " + ", ".join(str(r.line) for r in extra[:6]) + ": an entry written out as its terms "
                          "is the output element whose window they are")
+    unknown_bias = _first(hints, "bias_unknown") if problem.b is None else None
     claims = []
     for k, it in enumerate(iterations):
         claims.append(MappingProxyType(_claims(it, problem, base, given, skipped, source,
-                                               lambda key, groups, k=k: _choose(f"{k}:{key}", groups))))
+                                               lambda key, groups, k=k: _choose(f"{k}:{key}", groups),
+                                               unknown_bias)))
     while len(claims) > 1 and not claims[-1]:
         claims.pop()
     for k, u in unread_claims:   # a claim that could not be read, unless the same step is read elsewhere
@@ -429,6 +431,10 @@ def _assemble(c: Collected, source: str, pick: dict[str, int], conflicts: dict, 
     if not any(claims):
         if unread_claims:
             raise refuse(unread_claims[0][1])
+        if unknown_bias is not None and any("depends on a bias" in s_ for s_ in skipped):
+            raise UserError(f"nothing checkable: every claim depends on the bias of the layer, which the document "
+                            f"does not show ({unknown_bias.where()}); give it (e.g. print the layer's .bias) or "
+                            f"--role NAME=bias", source)
         raise UserError("no claimed values found: nothing labelled as the output (Ŷ), the loss (L), "
                         "a gradient (∂L/∂W) or the updated filter (W')" + _unlabelled_hint(c, "output"), source)
     for key in ("loss", "operation", "activation", "learning_rate"):
@@ -756,7 +762,8 @@ def _fit(value: np.ndarray, shape: tuple[int, ...]) -> np.ndarray | None:
     return None
 
 
-def _claims(it: dict, problem, base: int, given, skipped: list[str], source: str, choose) -> dict[str, Claim]:
+def _claims(it: dict, problem, base: int, given, skipped: list[str], source: str, choose,
+            unknown_bias: Hint | None = None) -> dict[str, Claim]:
     """One iteration's claims. An error matrix (E = Y − Ŷ or Ŷ − Y) is the backward signal the person used:
     it is claimed as ∂L/∂Ŷ as written; verify knows the "error = target − output" sign convention.
     `choose(quantity, groups)`: which of several disagreeing groups of claims of one step is judged."""
@@ -774,6 +781,14 @@ def _claims(it: dict, problem, base: int, given, skipped: list[str], source: str
             continue
         if target_q == "activation" and problem.activation != "relu":
             continue
+        if unknown_bias is not None and (target_q in ("output", "activation", "loss") or problem.loss != "linear"):
+            # a linear loss's gradients do not depend on the bias; everything else does, but for a window's
+            # products summed by the author (np.sum(w * x)): the correlation without the bias, by construction
+            skipped.extend(f"line {r.line}: {_clip(r.text)} — depends on a bias the document does not show "
+                           f"({unknown_bias.where()})" for r in rs if r.style != "sum")
+            rs = [r for r in rs if r.style == "sum"]
+            if not rs:
+                continue
         if target_q in ("grad_bias", "updated_bias") and problem.b is None:
             skipped.extend(f"line {r.line}: {_clip(r.text)} — a bias claim, but no bias was given" for r in rs)
             continue

@@ -25,7 +25,7 @@ _MARKER = re.compile(r"^\W*(?:#+\s*)?(?:\*\*)?\s*(?:epoch|iteration|iter)\s*#?\s
 _ORDINAL = re.compile(r"\b(first|second|third|fourth|fifth|sixth)\s+(?:iteration|epoch|update|training step)\b",
                       re.IGNORECASE)
 _ORDINALS = {"first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "sixth": 6}
-_SHELL = re.compile(r"^(?:>>>|In\s*\[\d*\]:|\.\.\.)?\s*(?:print\s*\(\s*(?:(?:f?['\"][^'\"]*['\"])\s*,\s*)?)?"
+_SHELL = re.compile(r"^(?:>>>|>>(?=\s)|In\s*\[\d*\]:|\.\.\.)?\s*(?:print\s*\(\s*(?:(?:f?['\"][^'\"]*['\"])\s*,\s*)?)?"
                     r"([A-Za-z_][\w.]*)\s*\)?\s*$")
 _COMMENT = re.compile(r"^\s*#\s*(.+)$")
 _PAD_SIDES = re.compile(r"\bpadding\b.{0,20}?\btop\s*(\d+),?\s*bottom\s*(\d+),?\s*left\s*(\d+),?\s*right\s*(\d+)",
@@ -173,13 +173,17 @@ def collect(segments: list[Segment], where: str = "document", text: str | None =
                         and not (code and f.line in prog.lines and _indexing(f, lines[f.line - seg.line]))]
                      + [(m[2], -1, m) for m in markers])
             found_any = False
+            prompts = sorted(k for k in prog.prompts if seg.line <= k < seg.line + len(lines)) if code else []
+            echoed = _echoed_numbers(prog, prompts, lines, seg.line, out)
             for _, kind, item in sorted(items, key=lambda t: (t[0], t[1])):
                 if kind == -1:
                     out.events.append(item)
                 elif kind == 0:
                     context = _equation(item, out, context, y_is_output)
                     found_any = True
-                elif _found(item, out, context, code=code):
+                elif _found(item, out, context, code=code,
+                            echo=None if lines[item.line - seg.line].lstrip().startswith("#") else
+                            _echo(prog, prompts, echoed, item.line)):   # (a comment is not the printout)
                     context = None
                     found_any = True
             printed = [x for k in range(seg.line, seg.line + len(lines)) for x in prog.prints.get(k, ())]
@@ -576,8 +580,45 @@ def _quoted(t: str) -> str:
     return "'" + _clip(t.replace("\u2063", " "), 50) + "'"
 
 
-def _found(f: Found, out: Collected, context, code: bool) -> bool:
-    """Add what a plain-text value says; True when it was used (or skipped on purpose)."""
+def _echoed_numbers(prog, prompts: list[int], lines: list[str], first: int, out: Collected) -> set[int]:
+    """`>>> print(np.sum(w * x))` or `>>> loss.item()` then a bare number on the next line: that number is the
+    value the prompt shows (a bare number is no value anywhere else). The prompt lines used."""
+    used = set()
+    for p in prompts:
+        label = prog.echo.get(p)
+        if label is None or label.quantity not in ("window_sum", "loss"):
+            continue
+        for k in range(p + 1 - first, len(lines)):
+            t = lines[k].strip()
+            if not t or t.startswith("#"):
+                continue
+            number = parse_number(t) if first + k not in prompts else None
+            if number is not None:
+                a = np.empty((), dtype=object)
+                a[()] = number[0]
+                value = Value(a, np.array(number[1]))
+                if label.quantity == "window_sum":
+                    out.sums.append(WrittenSum(first + k, t, label.terms, value))
+                else:
+                    out.events.append(Reading(label, value, first + k, t, "scalar"))
+                used.add(p)
+            break
+    return used
+
+
+def _echo(prog, prompts: list[int], echoed: set[int], line: int) -> Label | None:
+    """In a REPL transcript the first value below a prompt line is what that line shows (`>>> m(x)` then
+    `tensor(...)`; `>>> m.weight` then `Parameter containing:` and the tensor)."""
+    above = [k for k in prompts if k < line]
+    if not above or above[-1] in echoed or above[-1] not in prog.echo:
+        return None
+    echoed.add(above[-1])
+    return prog.echo[above[-1]]
+
+
+def _found(f: Found, out: Collected, context, code: bool, echo: Label | None = None) -> bool:
+    """Add what a plain-text value says; True when it was used (or skipped on purpose). `echo`: the label of
+    the REPL prompt line whose value this is."""
     if f.value is not None and f.value.array.size <= 1 and re.search(r"(?:\bIn|\bOut|^)\s*$", f.label_text) \
             and re.fullmatch(r"\s*\[\s*\d*\s*\]:?.*", f.text) and re.search(r"\b(?:In|Out)\s*$", f.label_text):
         return True    # a notebook prompt "In [86]:" is not a value
@@ -606,9 +647,11 @@ def _found(f: Found, out: Collected, context, code: bool) -> bool:
         if label is None:
             label = loose_label(label_text, out.program, f.line)
     else:
-        if f.style == "scalar":
+        if f.style == "scalar" and echo is None:
             return False
-        if code and f.previous:
+        if echo is not None:
+            label, written = echo, "the value the prompt line above shows"
+        elif code and f.previous:
             m = _SHELL.match(f.previous)
             c = _COMMENT.match(f.previous)
             label = _named(out, m.group(1), f.line) if m else prose_label(c.group(1)) if c else None
@@ -626,6 +669,10 @@ def _found(f: Found, out: Collected, context, code: bool) -> bool:
         if label is None:
             label = _context_label(context)
             written = _quoted(context[0]) if context else ""
+    if label is not None and label.quantity == "window_sum":   # print(np.sum(w * x)) printed this number
+        if f.value is not None and not f.value.array.ndim and len(label.terms) >= 2:
+            out.sums.append(WrittenSum(f.line, f.text, label.terms, f.value))
+        return True
     if f.line in out.by_line:   # --role 12=input: the matrix of line 12, whatever its label
         label, written = out.by_line[f.line], f"line {f.line}"
     if label is not None and code and out.queue and out.queue[0] == label and written != "the value printed next":

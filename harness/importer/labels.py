@@ -22,6 +22,7 @@ class Label:
     reason: str = ""                         # for skip
     approx: bool = False                     # "rounded", "≈": an input shown rounded
     position: bool = False                   # the index says where in words ("top-left"): 0-based whatever
+    terms: tuple = ()                        # window_sum: the (a, b) products code summed (np.sum(w * x))
 
 
 # --- LaTeX left-hand sides ----------------------------------------------------------------------

@@ -99,6 +99,8 @@ class Program:
     skipped: list = field(default_factory=list)
     layout: str = "nchw"
     examples: int = 0                                 # conv calls in the code (several: several examples)
+    echo: dict = field(default_factory=dict)          # REPL prompt line -> Label of the value it shows below it
+    prompts: set = field(default_factory=set)         # lines that start with a REPL prompt (>>>, >>, In [3]:)
 
     def label(self, name: str, line: int | None = None) -> Label | None:
         """What the code name means at this line: after a name is assigned anew (another example's `y`,
@@ -202,6 +204,9 @@ class Reader:
         self.whole = False                  # reading a whole text file: prints are keyed by their own line
         self.values: dict[tuple[str, int], object] = {}   # (name, line) -> the value assigned there
         self.claims: list[tuple[str, int, str, object]] = []   # (computed name, line, assertion, claimed value)
+        self.exprs: dict[int, tuple[ast.expr, object]] = {}    # line -> (expression statement, its value)
+        self.prompts: set[int] = set()                          # lines that start with a REPL prompt
+        self.printed: dict[int, object] = {}                    # line of a print() -> what it prints first
 
     # --- statements ------------------------------------------------------------------------------------
     def run(self, body: list[ast.stmt], offset: int, source: str) -> None:
@@ -248,6 +253,7 @@ class Reader:
                 return
             v = self.ev(st.value, line, text)
             self.last = (st, v)
+            self.exprs[line] = (st.value, v)
 
     def asserted(self, node, line: int, text: str) -> bool:
         """A test's assertion is a claim: `assert out.tolist() == [...]`, `np.allclose(w.grad, [...])`,
@@ -435,6 +441,11 @@ class Reader:
         if isinstance(op, ast.Sub):
             return x - y
         if isinstance(op, ast.Mult):
+            if isinstance(x, np.ndarray) and isinstance(y, np.ndarray) and x.shape == y.shape and \
+                    1 < x.size <= MAX_PRODUCT_TERMS:
+                prod = (x * y).view(_Prod)
+                prod.factors = (x, y)
+                return prod
             return x * y
         if isinstance(op, ast.Div):
             return (np.vectorize(Fraction, otypes=[object])(x) if isinstance(x, np.ndarray) else Fraction(x)) / y
@@ -468,6 +479,9 @@ class Reader:
             if isinstance(recv, _Squared):
                 return Derived(ev_, "sum" if name == "sum" else "mean", recv.target)
             return Derived(ev_, "linear_ones" if name == "sum" else "mean_of_output")
+        if name == "sum" and (isinstance(recv, _Prod) and not node.args or
+                              node.args and isinstance(args[0], _Prod) and len(node.args) == 1 and not kwargs):
+            return _product_sum(recv if isinstance(recv, _Prod) else args[0])
         if name in ("sum", "reduce_sum", "mean", "reduce_mean") and node.args:
             a0 = args[0]
             if isinstance(a0, (OutputOf, _Squared)):
@@ -482,9 +496,10 @@ class Reader:
             for a, v in zip(node.args, args):
                 if isinstance(a, ast.Constant) and isinstance(a.value, str) or _prints_no_array(a):
                     continue   # print('dd', dd, dd.size()): the text labels the array after it; a shape is no array
-                self.shown.setdefault(line if self.whole else self.segment, []).append(
-                    None if isinstance(a, ast.JoinedStr) else _dotted(a) or _indexed(a) or
-                    (v if isinstance(v, (OutputOf, Derived)) else "?"))
+                item = None if isinstance(a, ast.JoinedStr) else _dotted(a) or _indexed(a) or \
+                    (v if isinstance(v, (OutputOf, Derived, _ProdSum)) else "?")
+                self.shown.setdefault(line if self.whole else self.segment, []).append(item)
+                self.printed.setdefault(line, item)
             return None
         if name == "backward" and isinstance(fn, ast.Attribute):
             if isinstance(recv, Derived):
@@ -776,6 +791,28 @@ class Reader:
         return OutputOf(ev_)
 
 
+class _Prod(np.ndarray):
+    """An elementwise product of two arrays of one shape (`w * x`), its factors kept: summed, it is a window's
+    products written in code."""
+    factors: tuple = ()
+
+
+class _ProdSum(Fraction):
+    """`np.sum(w * x)`, `(X[:3, :3] * K).sum()`: a number, with the products it adds up."""
+    terms: tuple = ()
+
+
+MAX_PRODUCT_TERMS = 4096
+
+
+def _product_sum(p: "_Prod"):
+    a, b = p.factors
+    total = sum((Fraction(u) * Fraction(v) for u, v in zip(a.flat, b.flat)), Fraction(0))
+    s = _ProdSum(total)
+    s.terms = tuple((Fraction(u), Fraction(v)) for u, v in zip(a.flat, b.flat))
+    return s
+
+
 @dataclass(eq=False)
 class _Squared:
     event: ConvEvent
@@ -859,7 +896,8 @@ def _clip(t: str, n: int = 60) -> str:
 # --- reading the code blocks of a document ---------------------------------------------------------------
 
 MAX_REPAIRS = 100   # lines set aside (prompts, output, prose, other languages) before a block is given up
-_PROMPT = re.compile(r"^(\s*)(?:>>>\s?|\.\.\.\s?|In\s*\[\s*\d*\s*\]:\s?)")
+# a REPL's prompt: Python's `>>>`/`...`, IPython's `In [3]:`, and `>> ` (MATLAB/Octave-style, as people paste)
+_PROMPT = re.compile(r"^(\s*)(?:>>>\s?|>>\s|\.\.\.\s?|In\s*\[\s*\d*\s*\]:\s?)")
 _OUTPUT_START = re.compile(r"^\s*(?:tensor\(|array\(|Parameter containing|\(Parameter|\[\[|\[\s*-?\d|Out\[\d+\])")
 
 
@@ -925,6 +963,9 @@ def read_program(segments, text: str, declared: dict[str, Label] | None = None) 
     for seg, src in sources:
         if not src:
             continue
+        first = 1 if r.whole else seg.line
+        r.prompts.update(first + k for k, l in enumerate(block(seg).split("\n") if not r.whole else raw)
+                         if _PROMPT.match(l) and not l.lstrip().startswith("..."))
         try:
             tree = ast.parse(src)
         except (SyntaxError, ValueError, RecursionError, MemoryError):
@@ -970,7 +1011,8 @@ _FILLER = {"expected", "exp", "correct", "true", "ref", "reference", "gold", "fl
 
 
 def _program(r: Reader, declared: dict[str, Label]) -> Program:
-    p = Program(lines=set(r.lines), examples=len(r.events))
+    distinct = [e for k, e in enumerate(r.events) if not any(_same_call(e, f) for f in r.events[:k])]
+    p = Program(lines=set(r.lines), examples=len(distinct), prompts=set(r.prompts))
     if not r.events:
         return p
     # the worked example is the call whose operands the document gives (a test of random arrays checks nothing
@@ -1023,7 +1065,7 @@ def _program(r: Reader, declared: dict[str, Label]) -> Program:
             for attr in ("weight", "bias", "weight.grad", "bias.grad"):
                 p.aliases.setdefault(f"{layer.name}.{attr}", Label("skip", reason=reason))
     for other in r.events:
-        if other is not ev:
+        if not _same_call(other, ev):
             for name in other.outputs:
                 p.aliases.setdefault(name, Label("skip", reason=f"another convolution (line {other.line}: "
                                                               f"{other.call})"))
@@ -1031,7 +1073,7 @@ def _program(r: Reader, declared: dict[str, Label]) -> Program:
     for e, loss, seed, seed_name, line in r.backward:
         if e is not ev:
             continue
-        text = f"line {line}"
+        text = "what the code differentiates"
         if loss == "given":
             if isinstance(seed, _Fill):
                 p.hints.append(Hint("loss", "linear_ones" if seed.value == 1 else "linear", line, text, 2))
@@ -1047,7 +1089,7 @@ def _program(r: Reader, declared: dict[str, Label]) -> Program:
                                 "(L = ½·Σ output²)", 2))
             p.hints.append(Hint("target_zeros", True, line, text, 2))
         elif loss in ("linear_ones",):
-            p.hints.append(Hint("loss", "linear_ones", line, f"line {line}: the sum of the output differentiated "
+            p.hints.append(Hint("loss", "linear_ones", line, "the sum of the output differentiated "
                                 "(upstream gradient of ones)", 2))
         elif loss in ("sum", "mean"):
             p.hints.append(Hint("loss", loss, line, text, 2))
@@ -1066,7 +1108,13 @@ def _program(r: Reader, declared: dict[str, Label]) -> Program:
                                                     else value), ev.line,
                                ev.call))
     if ev.operation == "convolution":
-        p.hints.append(Hint("operation", "convolution", ev.line, f"line {ev.line}: {ev.call}", 2))
+        p.hints.append(Hint("operation", "convolution", ev.line, ev.call, 2))
+    layer = getattr(ev, "layer", None)
+    if layer is not None and layer.bias and layer.layout in ("nchw", "ncl") and not known(ev.b):
+        # torch's nn.Conv2d has bias=True by default, initialised at random: unless the document shows it, the
+        # layer's output is the correlation plus a bias nobody knows (Keras' default bias starts at zero)
+        p.hints.append(Hint("bias_unknown", True, ev.line, f"the layer {layer.call} adds a bias (bias=True "
+                            "is its default) that the document does not show", 2))
     # values built by the code
     last_line = {name: line for name, line, _ in r.assigned if line <= ev.line}   # the assignment the call used
     for q, value in (("input", ev.x), ("filter", ev.w), ("bias", ev.b)):
@@ -1105,18 +1153,47 @@ def _program(r: Reader, declared: dict[str, Label]) -> Program:
                for k in r.spans.get(x[2], (x[2],))} | sources
     for seg_line, items in r.shown.items():
         p.prints[seg_line] = [_shown_label(p, ev, item, seg_line) for item in items]
+    for line in r.prompts:   # `>>> m(x)`, `>>> w.grad`, `>>> print(y)`: the lines below are its value
+        node, value = r.exprs.get(line, (None, None))
+        if node is None:
+            continue
+        if isinstance(node, ast.Call) and _dotted(node.func) == "print":
+            item = r.printed.get(line)
+        else:
+            item = value if isinstance(value, (OutputOf, Derived, _ProdSum)) else _dotted(node)
+        if item is not None:
+            p.echo[line] = _shown_label(p, ev, item, line)
     return p
+
+
+def _same_call(a: ConvEvent, b: ConvEvent) -> bool:
+    """Two calls that compute the same thing (`m(x)` shown, then `m(x).sum().backward()`): the same operands
+    by name and value, the same layer and geometry."""
+    if a is b:
+        return True
+    if (a.input, a.filter, a.bias, a.layout, a.operation) != (b.input, b.filter, b.bias, b.layout, b.operation) \
+            or getattr(a, "layer", None) is not getattr(b, "layer", None) or repr(a.geometry) != repr(b.geometry):
+        return False
+    for u, v in ((a.x, b.x), (a.w, b.w), (a.b, b.b)):
+        if isinstance(u, Unknown) and isinstance(v, Unknown):
+            continue
+        au, av = (_arr(t) if not isinstance(t, (Unknown, OutputOf)) else None for t in (u, v))
+        if au is None or av is None or au.shape != av.shape or not np.array_equal(au, av):
+            return False
+    return True
 
 
 def _shown_label(p: Program, ev: ConvEvent, item, line: int) -> Label | None:
     if item is None:
         return None          # an f-string labels its own value
     if isinstance(item, OutputOf):
-        return Label("output") if item.event is ev else Label("skip", reason=f"the output of another "
+        return Label("output") if _same_call(item.event, ev) else Label("skip", reason=f"the output of another "
                                                                              f"convolution (line {item.event.line})")
     if isinstance(item, Derived):
         return Label("loss") if item.event is ev and item.loss in ("linear_ones", "sum", "mean") else \
             Label("skip", reason="a value derived from another convolution")
+    if isinstance(item, _ProdSum):   # the sum of a patch times the kernel: which output element, if any, is decided later
+        return Label("window_sum", terms=item.terms)
     if item == "?":
         return Label("skip", reason="printed by the code, not a conv-layer quantity")
     return p.label(item, line) or code_label(item) or \

@@ -302,3 +302,39 @@ def test_the_same_layer_called_twice_is_one_computation(tmp_path, g11, status):
     assert plain(d.problem.b) == [0.1]
     v = verify(d)
     assert [(s.step, s.status) for s in v.steps] == [("output", "ok"), ("grad_filter", status)], f"observed {v.steps}"
+
+
+# 104 (a Spanish mirror of a Stack Overflow question): Python 2 `print X` statements, and a printout below the code
+# holding as many values as the code prints — arrays and numbers alone on their line — in order; `print Y[0,0]`
+# prints one entry of the output. Y[0,0] = 1·5 + 2·2 + 0·3 + 1·7 = 16.
+PY2 = """My check of correlate2d:
+
+    import numpy as np
+    from scipy.signal import correlate2d
+    X = np.array([[1, 2, 1], [0, 1, 2], [2, 1, 0]])
+    K = np.array([[5, 2], [3, 7]])
+    print 'Kernel:'
+    print K
+    Y = correlate2d(X, K, 'valid')
+    print 'Its top-left value'
+    print Y[0,0]
+
+On my machine this prints:
+
+    Kernel:
+    [[5 2]
+     [3 7]]
+    Its top-left value
+    {y00}
+"""
+
+
+@pytest.mark.parametrize("y00, status", [("16", "ok"), ("17", "wrong")], ids=["right", "wrong"])
+def test_python2_prints_and_a_bare_number_in_the_printout(tmp_path, y00, status):
+    d = read_document(doc(tmp_path, PY2.format(y00=y00)))
+    assert plain(d.problem.w) == [[[[5.0, 2.0], [3.0, 7.0]]]]
+    v = verify(d)
+    assert [(s.step, s.status) for s in v.steps] == [("output", status)], f"observed {v.steps}"
+    claim = d.iterations[0]["output"]
+    assert claim.value[0, 0] == int(y00) and claim.value[1, 1] is None, \
+        f"observed {claim.value.tolist()}, expected only the top-left entry claimed"

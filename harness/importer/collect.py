@@ -175,6 +175,8 @@ def collect(segments: list[Segment], where: str = "document", text: str | None =
             found_any = False
             prompts = sorted(k for k in prog.prompts if seg.line <= k < seg.line + len(lines)) if code else []
             echoed = _echoed_numbers(prog, prompts, lines, seg.line, out)
+            aligned = _printout(out, items, lines, seg.line) if code and out.queue and seg.line not in prog.lines \
+                else {}
             for _, kind, item in sorted(items, key=lambda t: (t[0], t[1])):
                 if kind == -1:
                     out.events.append(item)
@@ -183,7 +185,7 @@ def collect(segments: list[Segment], where: str = "document", text: str | None =
                     found_any = True
                 elif _found(item, out, context, code=code,
                             echo=None if lines[item.line - seg.line].lstrip().startswith("#") else
-                            _echo(prog, prompts, echoed, item.line)):   # (a comment is not the printout)
+                            aligned.get(item.line) or _echo(prog, prompts, echoed, item.line)):   # (a comment is not the printout)
                     context = None
                     found_any = True
             printed = [x for k in range(seg.line, seg.line + len(lines)) for x in prog.prints.get(k, ())]
@@ -580,6 +582,45 @@ def _quoted(t: str) -> str:
     return "'" + _clip(t.replace("\u2063", " "), 50) + "'"
 
 
+_BARE_NUMBER = re.compile(r"[-+−]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
+
+
+def _printout(out: Collected, items, lines: list[str], first: int) -> dict[int, Label]:
+    """The block a cell printed, value by value: when it holds as many values (arrays, and numbers alone on their
+    line) as the cell's print() calls print, the k-th value is the k-th printed (the queue is used up). Numbers
+    alone on a line are read here (nowhere else is a bare number a value)."""
+    arrays = [(f.line, f) for _, kind, f in items if kind == 1 and f.style != "scalar"
+              and not re.search(r"(?:\bSize|\bshape)\s*[(:=]?\s*$", f.label_text)]   # torch.Size([2, 1, 2]) is no value
+    numbers = []
+    for k, l in enumerate(lines):
+        t = l.strip()
+        if _BARE_NUMBER.fullmatch(t) and (n := parse_number(t.replace("−", "-"))) is not None:
+            numbers.append((first + k, n, t))
+    values = sorted([(line, "array", f) for line, f in arrays] + [(line, "number", (n, t)) for line, n, t in numbers],
+                    key=lambda v: v[0])
+    if len(values) != len(out.queue):
+        return {}
+    aligned = {}
+    for (line, kind, v), label in zip(values, out.queue):
+        if label is None:
+            continue
+        if kind == "array":
+            aligned[line] = label
+            continue
+        (number, decimals), text = v
+        a = np.empty((), dtype=object)
+        a[()] = number
+        value = Value(a, np.array(decimals))
+        if label.quantity == "window_sum" and len(label.terms) >= 2:
+            out.sums.append(WrittenSum(line, text, label.terms, value))
+        elif label.quantity in SCALAR_QUANTITIES + BIAS or label.index is not None:
+            out.events.append(Reading(label, value, line, text, "scalar"))
+        elif label.quantity == "skip":
+            out.skipped.append(f"line {line}: {text} — {label.reason}")
+    out.queue = []
+    return aligned
+
+
 def _echoed_numbers(prog, prompts: list[int], lines: list[str], first: int, out: Collected) -> set[int]:
     """`>>> print(np.sum(w * x))` or `>>> loss.item()` then a bare number on the next line: that number is the
     value the prompt shows (a bare number is no value anywhere else). The prompt lines used."""
@@ -649,8 +690,8 @@ def _found(f: Found, out: Collected, context, code: bool, echo: Label | None = N
     else:
         if f.style == "scalar" and echo is None:
             return False
-        if echo is not None:
-            label, written = echo, "the value the prompt line above shows"
+        if echo is not None and echo.quantity != "skip":
+            label, written = echo, "the value the code printed here"
         elif code and f.previous:
             m = _SHELL.match(f.previous)
             c = _COMMENT.match(f.previous)
@@ -661,6 +702,8 @@ def _found(f: Found, out: Collected, context, code: bool, echo: Label | None = N
                 and not (code and out.program is not None and f.line - 1 in out.program.lines):
             label = prose_label(f.previous) or loose_label(f.previous, out.program, f.line)
             written = _quoted(f.previous)   # "Kernel:" (or a short heading) on the line above, in a text block
+        if label is None and echo is not None:   # printed by the code, and not one of the layer's quantities
+            label, written = echo, "the value the code printed here"
         if label is None and code and out.queue:   # the cell printed several values: the next one
             label = out.queue.pop(0)
             written = "the value printed next"

@@ -873,7 +873,14 @@ def _indexed(node) -> str | None:
             isinstance(node.slice.value, int) and not isinstance(node.slice.value, bool):
         base = _dotted(node.value)
         return f"{base}[{node.slice.value}]" if base else None
+    if isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Tuple) and node.slice.elts and \
+            all(isinstance(e, ast.Constant) and type(e.value) is int for e in node.slice.elts):   # Y[0, 0]
+        base = _dotted(node.value)
+        return f"{base}[{', '.join(str(e.value) for e in node.slice.elts)}]" if base else None
     return None
+
+
+_ELEMENT = re.compile(r"^([A-Za-z_][\w.]*)\[(\d+(?:,\s*\d+)+)\]$")
 
 
 def _dotted(node) -> str | None:
@@ -901,6 +908,8 @@ _PROMPT = re.compile(r"^(\s*)(?:>>>\s?|>>\s|\.\.\.\s?|In\s*\[\s*\d*\s*\]:\s?)")
 _OUTPUT_START = re.compile(r"^\s*(?:tensor\(|array\(|Parameter containing|\(Parameter|\[\[|\[\s*-?\d|Out\[\d+\])")
 
 
+# Python 2's print statement (old answers): `print X[:3,:3]`, `print 'Kernel:'` read as the call
+_PRINT2 = re.compile(r"^(\s*)print\s+(?![(\s=])([^#;]*?)\s*$")
 MAX_PARSED_CHARS = 1_000_000   # characters handed to `ast.parse` per document, repairs included (~0.6 s)
 MAX_WHOLE_TEXT = 30_000        # a document without code blocks is tried as one source file up to this size
 
@@ -912,7 +921,7 @@ def python_source(text: str, budget: list[int] | None = None) -> str | None:
     lines = [_PROMPT.sub(r"\1", l) for l in textwrap.dedent(text).split("\n")]
     if not any(l.strip() for l in lines) or _OUTPUT_START.match(next(l for l in lines if l.strip())):
         return None
-    lines = [("" if l.lstrip().startswith(("%", "!")) else l) for l in lines]
+    lines = [("" if l.lstrip().startswith(("%", "!")) else _PRINT2.sub(r"\1print(\2)", l)) for l in lines]
     for _ in range(MAX_REPAIRS):
         src = "\n".join(lines)
         if budget is not None:
@@ -1196,6 +1205,12 @@ def _shown_label(p: Program, ev: ConvEvent, item, line: int) -> Label | None:
         return Label("window_sum", terms=item.terms)
     if item == "?":
         return Label("skip", reason="printed by the code, not a conv-layer quantity")
+    element = _ELEMENT.match(item)
+    if element and item not in p.aliases:   # print(Y[0, 0]): one entry of the output, 0-based as code indexes
+        base = p.label(element.group(1), line) or code_label(element.group(1))
+        if base is not None and base.quantity in ("output", "activation", "grad_output", "grad_filter",
+                                                  "grad_input", "updated_filter"):
+            return Label(base.quantity, index=tuple(int(v) for v in element.group(2).split(",")), position=True)
     return p.label(item, line) or code_label(item) or \
         Label("skip", reason=f"printed by the code: {item} is not a quantity of the convolution")
 

@@ -338,3 +338,97 @@ def test_python2_prints_and_a_bare_number_in_the_printout(tmp_path, y00, status)
     claim = d.iterations[0]["output"]
     assert claim.value[0, 0] == int(y00) and claim.value[1, 1] is None, \
         f"observed {claim.value.tolist()}, expected only the top-left entry claimed"
+
+
+# 310 (a course-project notebook, zh): a hand-written layer class whose attributes are set in code with a comment
+# after the value (`layer.bias = np.array([0, 0])  # bias set to 0`: the 0 of the comment is no value), and its
+# printout. Channel 0 is the seed: [[1.6, 2.9], [1.5, 1.2]]; channel 1, kernel [[1, 0], [0, 1]]:
+# x[i, j] + x[i+1, j+1] = [[1+1, 2+2], [0+1, 1+0]] = [[2, 4], [1, 1]].
+CUSTOM_LAYER = """```python
+layer = conv2D(in_channels=1, out_channels=2, kernel_size=2)
+layer.filters = np.array([[[[0.5, 0.2], [0.3, 0.7]]], [[[1, 0], [0, 1]]]])
+layer.bias = np.array([0, 0])  # bias set to 0
+X = np.array([[[[1, 2, 1], [0, 1, 2], [2, 1, 0]]]])
+out = layer(X)
+print(out)
+```
+```
+[[[[1.6 2.9]
+   [1.5 1.2]]
+
+  [[2.  4. ]
+   [1.  {y111}]]]]
+```
+"""
+
+
+@pytest.mark.parametrize("y111, status", [("1. ", "ok"), ("2. ", "wrong")], ids=["right", "wrong"])
+def test_a_comment_after_a_value_in_code_is_no_value(tmp_path, y111, status):
+    d = read_document(doc(tmp_path, CUSTOM_LAYER.format(y111=y111)))
+    assert plain(d.problem.b) == [0.0, 0.0], f"observed bias {d.problem.b}, expected [0, 0] (line 4)"
+    v = verify(d)
+    assert [(s.step, s.status) for s in v.steps] == [("output", status)], f"observed {v.steps}"
+
+
+# 310 again: the printout of several print() calls, each value under its own printed title; `[9. 9.]` on its
+# own is labelled by the line above it ("bias gradient (b):"). ∂L/∂b of L = Σ y is the number of output positions
+# per channel: 2·2 = 4.
+TITLED_PRINTOUT = """```python
+import torch
+import torch.nn.functional as F
+x = torch.tensor([[[[1., 2., 1.], [0., 1., 2.], [2., 1., 0.]]]])
+w = torch.tensor([[[[0.5, 0.2], [0.3, 0.7]]], [[[1., 0.], [0., 1.]]]], requires_grad=True)
+b = torch.tensor([0., 0.], requires_grad=True)
+y = F.conv2d(x, w, b)
+y.sum().backward()
+print("bias gradient (b):")
+print(b.grad.numpy())
+```
+```
+bias gradient (b):
+[4. {g1}]
+```
+"""
+
+
+@pytest.mark.parametrize("g1, status", [("4.", "ok"), ("5.", "wrong")], ids=["right", "wrong"])
+def test_a_bare_row_under_its_printed_title(tmp_path, g1, status):
+    v = verify(read_document(doc(tmp_path, TITLED_PRINTOUT.format(g1=g1))))
+    assert [(s.step, s.status) for s in v.steps] == [("grad_bias", status)], f"observed {v.steps}"
+
+
+# 302 / 310 (notebooks of several examples): a claimed value shaped for another example's layer (2 filters there,
+# 1 here) is that example's, skipped with the reason, not a refusal of the whole document.
+TWO_EXAMPLES = """```python
+layer = conv2D(in_channels=1, out_channels=1, kernel_size=2)
+layer.filters = np.array([[[[0.5, 0.2], [0.3, 0.7]]]])
+X = np.array([[[[1, 2, 1], [0, 1, 2], [2, 1, 0]]]])
+out = layer(X)
+print(out)
+```
+```
+[[[[1.6 2.9]
+   [1.5 1.2]]]]
+```
+Now two filters:
+```python
+layer = conv2D(in_channels=1, out_channels=2, kernel_size=2)
+layer.filters = np.array([[[[0.5, 0.2], [0.3, 0.7]]], [[[1, 0], [0, 1]]]])
+out = layer(X)
+print(out)
+```
+```
+[[[[1.6 2.9]
+   [1.5 1.2]]
+
+  [[2.  4. ]
+   [1.  1. ]]]]
+```
+"""
+
+
+def test_a_value_shaped_for_another_example_is_skipped_not_refused(tmp_path):
+    d = read_document(doc(tmp_path, TWO_EXAMPLES))
+    v = verify(d)
+    assert v.steps and all(s.status == "ok" for s in v.steps), f"observed {v.steps}"
+    assert any("another example" in s for s in d.skipped), d.skipped

@@ -348,14 +348,17 @@ def _assemble(c: Collected, source: str, pick: dict[str, int], conflicts: dict, 
     # --- iterations --------------------------------------------------------------------------------
     iterations, unread_claims = _iterations(c.events, consumed, source)
 
+    def _several() -> bool:
+        """A document of several examples: several conv calls in its code, or several candidate inputs."""
+        return any(not k.startswith("claim ") for k in conflicts) or any(not k.startswith("claim ") for k in pick) \
+            or (c.program is not None and c.program.examples > 1)
+
     def _choose(key: str, groups: list[list[Reading]]) -> list[Reading]:
         """Claims of one step that disagree (another example's value, another cell's printout): each
         consistent group is a candidate, and the arithmetic decides (see `assemble`); the others are skipped.
         Only in a document of several examples (several conv calls in its code, several candidate inputs): in
         one worked example, two values for one step are a contradiction the author should see."""
-        several = any(not k.startswith("claim ") for k in conflicts) or \
-            (c.program is not None and c.program.examples > 1)
-        if not several:
+        if not _several():
             _claim(key.split(":", 1)[1], [r for g in groups for r in g], problem, base, source)   # raises
         conflicts.setdefault("claim " + key, [g[0] for g in groups])
         return groups[min(pick.get("claim " + key, 0), len(groups) - 1)]
@@ -411,7 +414,7 @@ def _assemble(c: Collected, source: str, pick: dict[str, int], conflicts: dict, 
     for k, it in enumerate(iterations):
         claims.append(MappingProxyType(_claims(it, problem, base, given, skipped, source,
                                                lambda key, groups, k=k: _choose(f"{k}:{key}", groups),
-                                               unknown_bias)))
+                                               unknown_bias, _several())))
     while len(claims) > 1 and not claims[-1]:
         claims.pop()
     for k, u in unread_claims:   # a claim that could not be read, unless the same step is read elsewhere
@@ -763,7 +766,7 @@ def _fit(value: np.ndarray, shape: tuple[int, ...]) -> np.ndarray | None:
 
 
 def _claims(it: dict, problem, base: int, given, skipped: list[str], source: str, choose,
-            unknown_bias: Hint | None = None) -> dict[str, Claim]:
+            unknown_bias: Hint | None = None, several: bool = False) -> dict[str, Claim]:
     """One iteration's claims. An error matrix (E = Y − Ŷ or Ŷ − Y) is the backward signal the person used:
     it is claimed as ∂L/∂Ŷ as written; verify knows the "error = target − output" sign convention.
     `choose(quantity, groups)`: which of several disagreeing groups of claims of one step is judged."""
@@ -781,6 +784,15 @@ def _claims(it: dict, problem, base: int, given, skipped: list[str], source: str
             continue
         if target_q == "activation" and problem.activation != "relu":
             continue
+        if several:   # in a document of several examples, a value of another example's shape is that example's
+            shape = _expected_shape(target_q, problem)
+            other = [r for r in rs if r.label.index is None and _fit(r.value.array, shape) is None]
+            skipped.extend(f"line {r.line}: {_clip(r.text)} — shape {list(r.value.array.shape)}: another example's "
+                           f"value (the {_name(target_q)} of the example checked has shape {list(shape)})"
+                           for r in other)
+            rs = [r for r in rs if r not in other]
+            if not rs:
+                continue
         if unknown_bias is not None and (target_q in ("output", "activation", "loss") or problem.loss != "linear"):
             # a linear loss's gradients do not depend on the bias; everything else does, but for a window's
             # products summed by the author (np.sum(w * x)): the correlation without the bias, by construction

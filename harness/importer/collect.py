@@ -28,6 +28,7 @@ _ORDINALS = {"first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "sixt
 _SHELL = re.compile(r"^(?:>>>|>>(?=\s)|In\s*\[\d*\]:|\.\.\.)?\s*(?:print\s*\(\s*(?:(?:f?['\"][^'\"]*['\"])\s*,\s*)?)?"
                     r"([A-Za-z_][\w.]*)\s*\)?\s*$")
 _COMMENT = re.compile(r"^\s*#\s*(.+)$")
+_TRAILING_COMMENT = re.compile(r"(?<=\S)\s+#(?![^'\"]*['\"]\s*[,)\]]).*$")   # code, then `# …` (not inside a string)
 _PAD_SIDES = re.compile(r"\bpadding\b.{0,20}?\btop\s*(\d+),?\s*bottom\s*(\d+),?\s*left\s*(\d+),?\s*right\s*(\d+)",
                         re.IGNORECASE)
 _PAD = re.compile(r"(?<!the )(?<!the zero )\b(?:zero[- ])?padding\b\s*(?:[:=]|of|is)\s*(?:\$\s*p\s*=\s*)?(\d+|none|'same'|\"same\"|same|"
@@ -165,7 +166,10 @@ def collect(segments: list[Segment], where: str = "document", text: str | None =
                     _padding(line, seg.line + k, out)
                     _geometry_words(line, seg.line + k, out)
                 out.hints.extend(conventions.from_text(line, seg.line + k, code=code))
-            equations, masked = parse_block(seg.text, seg.line)
+            block = seg.text if not code else "\n".join(
+                _TRAILING_COMMENT.sub(lambda m: " " * len(m.group(0)), l) if seg.line + k in prog.lines else l
+                for k, l in enumerate(lines))   # `b = np.array([0, 0])  # bias set to 0`: the comment is no value
+            equations, masked = parse_block(block, seg.line)
             if code and seg.line in prog.lines:
                 out.queue = []    # a cell's own literals are not its printout
             items = ([(e.line, 0, e) for e in equations if e.line not in built]
@@ -181,6 +185,8 @@ def collect(segments: list[Segment], where: str = "document", text: str | None =
                 if kind == -1:
                     out.events.append(item)
                 elif kind == 0:
+                    if context is None and len(item.sides) == 1:   # "偏置梯度 (b):" above a printed `[9. 9.]`
+                        context = _label_above(lines, item.line - seg.line, item.line, prog, code)
                     context = _equation(item, out, context, y_is_output)
                     found_any = True
                 elif _found(item, out, context, code=code,
@@ -583,6 +589,16 @@ def _quoted(t: str) -> str:
 
 
 _BARE_NUMBER = re.compile(r"[-+−]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
+
+
+def _label_above(lines: list[str], k: int, line: int, prog, code: bool):
+    """A short label on the line above a bare matrix of a text block ("Kernel:", "偏置梯度 (b):"), as a context."""
+    prev = next((l.strip() for l in reversed(lines[max(0, k - 2):k]) if l.strip()), "")
+    if not prev or (code and line - 1 in prog.lines) or scan(prev, line - 1) or \
+            not (_LABEL_END.search(prev) or len(prev) <= 60):
+        return None
+    label = prose_label(prev) or loose_label(prev, prog, line)
+    return (prev, line - 1, label) if label is not None else None
 
 
 def _printout(out: Collected, items, lines: list[str], first: int) -> dict[int, Label]:

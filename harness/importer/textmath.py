@@ -156,6 +156,8 @@ def _matrix_equation(lines, spans, i, j, line0) -> Equation | None:
             for b, (v, d) in enumerate(row):
                 arr[a, b], dec[a, b] = v, d
         values.append(Value(arr, dec))
+    if all(v is None for v in values):
+        return None   # no text matrix here (`np.array([0, 0])`: a Python list, the array scanner's)
     # the row that carries the equation: `=` outside the brackets
     eq_row = None
     for k in range(i, j):

@@ -432,3 +432,35 @@ def test_a_value_shaped_for_another_example_is_skipped_not_refused(tmp_path):
     v = verify(d)
     assert v.steps and all(s.status == "ok" for s in v.steps), f"observed {v.steps}"
     assert any("another example" in s for s in d.skipped), d.skipped
+
+
+# 404 (onnx/onnx's backend node tests): a worked example written as a function nobody calls (`def export_…():`,
+# a static method of a class), an ONNX node built by make_node('Conv', …, pads=[H begin, W begin, H end, W end])
+# and expect(node, inputs=[x, W], outputs=[y]). With pads [1, 0, 1, 0] the seed input gains a zero row above and
+# below: row 0 = [0·0.5+0·0.2+1·0.3+2·0.7, 0·0.5+0·0.2+2·0.3+1·0.7] = [1.7, 1.3]; rows 1-2 are the seed's
+# [1.6, 2.9], [1.5, 1.2]; row 3 = [2·0.5+1·0.2, 1·0.5+0·0.2] = [1.2, 0.5].
+ONNX = """class Conv(Base):
+
+    @staticmethod
+    def export_conv_seed_padded_rows():
+        x = np.array([[[[1., 2., 1.], [0., 1., 2.], [2., 1., 0.]]]])
+        W = np.array([[[[0.5, 0.2], [0.3, 0.7]]]])
+        node = onnx.helper.make_node(
+            'Conv',
+            inputs=['x', 'W'],
+            outputs=['y'],
+            kernel_shape=[2, 2],
+            pads=[1, 0, 1, 0],
+        )
+        y_padded_rows = np.array([[[[1.7, 1.3], [1.6, 2.9], [1.5, 1.2], [1.2, {y31}]]]])
+        expect(node, inputs=[x, W], outputs=[y_padded_rows], name='test_conv_seed_padded_rows')
+"""
+
+
+@pytest.mark.parametrize("y31, status", [("0.5", "ok"), ("0.6", "wrong")], ids=["right", "wrong"])
+def test_an_onnx_node_test_in_an_uncalled_function(tmp_path, y31, status):
+    d = read_document(doc(tmp_path, ONNX.format(y31=y31), "conv.txt"))
+    assert d.problem.padding == ((1, 1), (0, 0)), f"observed padding {d.problem.padding}, expected H 1+1, W 0"
+    v = verify(d)
+    assert [(s.step, s.status) for s in v.steps] == [("output", status)], f"observed {v.steps}"
+    assert not any("[2, 2]" in s or "[1, 0, 1, 0]" in s for s in d.skipped), d.skipped

@@ -28,6 +28,8 @@ _ORDINALS = {"first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "sixt
 _SHELL = re.compile(r"^(?:>>>|>>(?=\s)|In\s*\[\d*\]:|\.\.\.)?\s*(?:print\s*\(\s*(?:(?:f?['\"][^'\"]*['\"])\s*,\s*)?)?"
                     r"([A-Za-z_][\w.]*)\s*\)?\s*$")
 _COMMENT = re.compile(r"^\s*#\s*(.+)$")
+_SIZE_NAME = re.compile(r"(?:^|[_.])(?:shape|size|sizes|dims)$|(?:Shape|Size)$|"
+                        r"^(?:strides?|pads|paddings?|dilations?|groups?|output_padding)$", re.IGNORECASE)
 _TRAILING_COMMENT = re.compile(r"(?<=\S)\s+#(?![^'\"]*['\"]\s*[,)\]]).*$")   # code, then `# …` (not inside a string)
 _PAD_SIDES = re.compile(r"\bpadding\b.{0,20}?\btop\s*(\d+),?\s*bottom\s*(\d+),?\s*left\s*(\d+),?\s*right\s*(\d+)",
                         re.IGNORECASE)
@@ -687,6 +689,8 @@ def _found(f: Found, out: Collected, context, code: bool, echo: Label | None = N
     if code:
         bare = re.sub(r"^(?:#+|//+|--|%)\s*", "", bare)   # `# dd.grad = [...]`: a comment states a value
     written = _quoted(label_text)   # the label as written (for a value that cannot be read)
+    if code and _SIZE_NAME.search(bare):
+        return True   # `kernel_shape=[3, 3]`, `pads=[1, 1, 1, 1]`, `input_sizes = [1, 2, 3, 3]`: sizes and geometry
     if bare and re.fullmatch(r"[A-Za-z_][\w.]*(\[\d+\])*", bare):
         label = _named(out, bare, f.line) or latex_label(bare, bound=out.bound) or prose_label(bare)
         written = bare

@@ -207,6 +207,15 @@ class Reader:
         self.exprs: dict[int, tuple[ast.expr, object]] = {}    # line -> (expression statement, its value)
         self.prompts: set[int] = set()                          # lines that start with a REPL prompt
         self.printed: dict[int, object] = {}                    # line of a print() -> what it prints first
+        self.later: list[tuple[ast.FunctionDef, int, str]] = []  # functions of no parameters (maybe examples)
+        self.called: set[str] = set()                           # names the code calls
+
+    def run_uncalled(self) -> None:
+        """A function of no parameters that the document never calls (`def export_conv_with_strides():`,
+        `def main():`, `def example():`) is a worked example written as a function: its body is read."""
+        for fdef, offset, source in self.later:
+            if fdef.name not in self.called and not fdef.name.startswith("_"):
+                self.run(fdef.body, offset, source)
 
     # --- statements ------------------------------------------------------------------------------------
     def run(self, body: list[ast.stmt], offset: int, source: str) -> None:
@@ -230,10 +239,14 @@ class Reader:
             self.functions[st.name] = st
             if st.name.lower().startswith("test"):   # a unit test's body is the worked example
                 self.run(st.body, offset, source)
+            elif _no_parameters(st):
+                self.later.append((st, offset, source))
             return
         if isinstance(st, ast.ClassDef):              # a test case class: its test methods
             self.run([f for f in st.body if isinstance(f, ast.FunctionDef) and f.name.lower().startswith("test")],
                      offset, source)
+            self.later.extend((f, offset, source) for f in st.body if isinstance(f, ast.FunctionDef)
+                              and not f.name.lower().startswith("test") and _no_parameters(f))
             return
         if isinstance(st, (ast.With, ast.For, ast.If)) and not isinstance(st, ast.For):
             self.run(st.body, offset, source)
@@ -534,6 +547,14 @@ class Reader:
             if isinstance(srcs, (ast.List, ast.Tuple)):
                 return tuple(_GradOf(_dotted(e)) for e in srcs.elts)
             return (_GradOf(_dotted(srcs)),)
+        # ONNX: make_node('Conv', inputs=['x', 'W'], outputs=['y'], pads=..., strides=...), then
+        # expect(node, inputs=[x, W], outputs=[y]): the node is a layer; expect() runs it on its inputs and
+        # claims its outputs
+        if name == "make_node" and args and args[0] == "Conv":
+            return self.onnx_node(kwargs, text)
+        if name == "expect" and args and isinstance(args[0], Layer) and args[0].kind == "conv" and \
+                isinstance(kwargs.get("inputs"), (ast.List, ast.Tuple)):
+            return self.onnx_expect(args[0], kwargs, line, text)
         # conv calls and layers
         if name in _CONV_LAYERS:
             return self.layer(node, name, kwargs, text)
@@ -740,6 +761,30 @@ class Reader:
         return Layer(name, "conv", _clip(text), {k_: v for k_, v in geometry.items() if v is not None},
                      bias=bias is not False, layout=("nlc" if one_d else "nhwc") if tf else
                      ("ncl" if one_d else "nchw"))
+
+    def onnx_node(self, kwargs, text) -> Layer:
+        ev = lambda k: self.ev(kwargs[k], 0, text) if k in kwargs else None  # noqa: E731
+        geometry = {"stride": ev("strides"), "dilation": ev("dilations"), "groups": ev("group")}
+        pads = ev("pads")   # ONNX order: [H begin, W begin, H end, W end]
+        if isinstance(pads, (list, tuple)) and len(pads) == 4 and all(isinstance(v, int) for v in pads):
+            geometry["pads"] = (pads[0], pads[2], pads[1], pads[3])
+        auto = ev("auto_pad")
+        if isinstance(auto, str) and auto.upper() == "VALID":
+            geometry["padding"] = 0
+        return Layer("make_node", "conv", _clip(text), {k: v for k, v in geometry.items() if v is not None},
+                     bias=False)
+
+    def onnx_expect(self, node: Layer, kwargs, line, text):
+        ins = kwargs["inputs"].elts
+        outs = kwargs.get("outputs")
+        ev_ = ConvEvent(line, _clip(text), _dotted(ins[0]), _dotted(ins[1]) if len(ins) > 1 else None,
+                        _dotted(ins[2]) if len(ins) > 2 else None, dict(node.geometry), "nchw", "cross_correlation",
+                        self.ev(ins[0], line, text), self.ev(ins[1], line, text) if len(ins) > 1 else UNKNOWN,
+                        self.ev(ins[2], line, text) if len(ins) > 2 else UNKNOWN)
+        if isinstance(outs, (ast.List, ast.Tuple)) and outs.elts and _dotted(outs.elts[0]):
+            ev_.outputs.append(_dotted(outs.elts[0]))   # the array expect() compares the node's output with
+        self.events.append(ev_)
+        return None
 
     def layer_call(self, layer: Layer, node, line, text):
         if layer.kind != "conv" or not node.args:
@@ -979,6 +1024,8 @@ def read_program(segments, text: str, declared: dict[str, Label] | None = None) 
             tree = ast.parse(src)
         except (SyntaxError, ValueError, RecursionError, MemoryError):
             continue
+        r.called.update(n.func.id if isinstance(n.func, ast.Name) else n.func.attr for n in ast.walk(tree)
+                        if isinstance(n, ast.Call) and isinstance(n.func, (ast.Name, ast.Attribute)))
         r.segment, r.last = seg.line, None
         r.run(tree.body, seg.line, src)
         last = tree.body[-1] if tree.body else None
@@ -989,11 +1036,19 @@ def read_program(segments, text: str, declared: dict[str, Label] | None = None) 
                 r.shown.setdefault(seg.line, []).extend(shown)
             elif isinstance(r.last[1], (OutputOf, Derived)):
                 r.shown.setdefault(seg.line, []).append(r.last[1])
+    r.run_uncalled()
     p = _program(r, declared or {})
     for name, label in (declared or {}).items():   # --role NAME=ROLE: the person's word over the reader's
         p.aliases[name] = label
         p.scoped.pop(name, None)
     return p
+
+
+def _no_parameters(fdef: ast.FunctionDef) -> bool:
+    a = fdef.args
+    names = [x.arg for x in a.posonlyargs + a.args]
+    required = len(names) - len(a.defaults)
+    return required <= (1 if names[:1] in (["self"], ["cls"]) else 0) and not a.kwonlyargs
 
 
 def _has_conv(src: str) -> bool:
@@ -1106,13 +1161,13 @@ def _program(r: Reader, declared: dict[str, Label]) -> Program:
                 p.hints.append(Hint("target_zeros", True, line, text, 2))
         break
     # geometry of the chosen call
-    for key in ("stride", "padding", "dilation", "groups", "mode"):
+    for key in ("stride", "padding", "pads", "dilation", "groups", "mode"):
         v = ev.geometry.get(key)
         value = _geometry_value(key, v, ev)
         if value is not None and ev.layout in ("ncl", "nlc") and key != "groups":
             value = _one_d(key, value)
         if value is not None:
-            name = "padding" if key == "mode" else key
+            name = "padding" if key in ("mode", "pads") else key
             p.readings.append((Label(name), _scalar(Fraction(value) if name == "stride" and isinstance(value, int)
                                                     else value), ev.line,
                                ev.call))
@@ -1266,6 +1321,8 @@ def name_label(name: str, roles: dict[str, str]) -> Label | None:
 def _geometry_value(key: str, v, ev: ConvEvent):
     if v is None or isinstance(v, Unknown):
         return None
+    if key == "pads":   # (top, bottom, left, right) already
+        return v[0] if len(set(v)) == 1 else tuple(v)
     if isinstance(v, str):
         s = v.strip().lower()
         if key in ("padding", "mode"):

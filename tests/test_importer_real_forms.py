@@ -464,3 +464,58 @@ def test_an_onnx_node_test_in_an_uncalled_function(tmp_path, y31, status):
     v = verify(d)
     assert [(s.step, s.status) for s in v.steps] == [("output", status)], f"observed {v.steps}"
     assert not any("[2, 2]" in s or "[1, 0, 1, 0]" in s for s in d.skipped), d.skipped
+
+
+# 402 / 403 (tensorflow/tfjs's conv2d_test.ts): TypeScript, read through the C-family rewrite (harness/importer/
+# clike.py): `const x = tf.tensor3d([…], [3, 3, 1])` (flat values, NHWC shape), a filter in HWIO, the method form
+# x.conv2d(filter, stride, pad), tf.grads((x, f) => …)([x, f], dy), expectArraysClose(await dx.data(), [flat]).
+# Seed input, all-ones 2×2 filter, dy = [[3, 1], [2, 0]]:
+#   dfilter[u, v] = Σ dy[i, j]·x[i+u, j+v]: [0,0] 3·1+1·2+2·0+0·1 = 5, [0,1] 3·2+1·1+2·1+0·2 = 9,
+#                                             [1,0] 3·0+1·1+2·2+0·1 = 5, [1,1] 3·1+1·2+2·1+0·0 = 7;
+#   dx = dy spread over each window: [[3, 4, 1], [5, 6, 1], [2, 2, 0]].
+TFJS = """  it('gradient input=[3,3,1] f=[2,2,1,1] s=1 p=0', async () => {
+    const inputShape: [number, number, number] = [3, 3, 1];
+    const filterShape: [number, number, number, number] = [2, 2, 1, 1];
+    const stride = 1;
+    const pad = 0;
+    const filter = tf.ones<Rank.R4>(filterShape);
+    const x = tf.tensor3d([1, 2, 1, 0, 1, 2, 2, 1, 0], inputShape);
+    const dy = tf.tensor3d([3, 1, 2, 0], [2, 2, 1]);
+
+    const grads = tf.grads(
+        (x: tf.Tensor3D, filter: tf.Tensor4D) => x.conv2d(filter, stride, pad));
+    const [dx, dfilter] = grads([x, filter], dy);
+
+    expectArraysClose(await dx.data(), [3, 4, 1, 5, 6, 1, 2, 2, 0]);
+    expectArraysClose(await dfilter.data(), [5, 9, 5, {df11}]);
+  });
+"""
+
+
+@pytest.mark.parametrize("df11, status", [("7", "ok"), ("8", "wrong")], ids=["right", "wrong"])
+def test_a_tensorflow_js_gradient_test(tmp_path, df11, status):
+    d = read_document(doc(tmp_path, TFJS.replace("{df11}", df11), "conv2d_test.ts.txt"))
+    assert plain(d.problem.x) == [[[[1.0, 2.0, 1.0], [0.0, 1.0, 2.0], [2.0, 1.0, 0.0]]]]
+    v = verify(d)
+    assert {s.step: s.status for s in v.steps} == {"grad_filter": status, "grad_input": "ok"}, f"observed {v.steps}"
+
+
+# 403: a flat expected output in NHWC order, reshaped by the shape the call gives. x [1, 1, 2, 2] (NHWC: one
+# pixel... two pixels of 2 channels: (1, 2) and (3, 4)), a 1×1 filter in → out [[-1, 1], [-2, 0.5]] (HWIO):
+# pixel (1, 2): channel 0 = 1·-1 + 2·-2 = -5, channel 1 = 1·1 + 2·0.5 = 2; pixel (3, 4): -3-8 = -11, 3+2 = 5.
+TFJS_FORWARD = """  it('x=[1,1,2,2] f=[1,1,2,2] s=1 d=1 p=0', async () => {
+    const x = tf.tensor4d([1, 2, 3, 4], [1, 1, 2, 2]);
+    const w = tf.tensor4d([-1, 1, -2, 0.5], [1, 1, 2, 2]);
+    const result = tf.conv2d(x, w, 1, 0);
+    expectArraysClose(await result.data(), [-5, 2, -11, {y}]);
+  });
+"""
+
+
+@pytest.mark.parametrize("y, status", [("5", "ok"), ("6", "wrong")], ids=["right", "wrong"])
+def test_a_flat_nhwc_output_of_tensorflow_js(tmp_path, y, status):
+    d = read_document(doc(tmp_path, TFJS_FORWARD.replace("{y}", y), "conv2d_test.ts.txt"))
+    v = verify(d)
+    assert [(s.step, s.status) for s in v.steps] == [("output", status)], f"observed {v.steps}"
+    assert plain(d.iterations[0]["output"].value) == [[[[-5.0, -11.0]], [[2.0, float(y)]]]], \
+        "observed the claim in the wrong order (expected NCHW channel 0 = [-5, -11], channel 1 = [2, y])"

@@ -28,6 +28,7 @@ _ORDINALS = {"first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "sixt
 _SHELL = re.compile(r"^(?:>>>|>>(?=\s)|In\s*\[\d*\]:|\.\.\.)?\s*(?:print\s*\(\s*(?:(?:f?['\"][^'\"]*['\"])\s*,\s*)?)?"
                     r"([A-Za-z_][\w.]*)\s*\)?\s*$")
 _COMMENT = re.compile(r"^\s*#\s*(.+)$")
+_STRING_ARG = re.compile(r"""([(,=]\s*)(?:'[^'\n]*'|"[^"\n]*")(?=\s*[,)])""")
 _SIZE_NAME = re.compile(r"(?:^|[_.])(?:shape|size|sizes|dims)$|(?:Shape|Size)$|"
                         r"^(?:strides?|pads|paddings?|dilations?|groups?|output_padding)$", re.IGNORECASE)
 _TRAILING_COMMENT = re.compile(r"(?<=\S)\s+#(?![^'\"]*['\"]\s*[,)\]]).*$")   # code, then `# …` (not inside a string)
@@ -169,8 +170,12 @@ def collect(segments: list[Segment], where: str = "document", text: str | None =
                     _geometry_words(line, seg.line + k, out)
                 out.hints.extend(conventions.from_text(line, seg.line + k, code=code))
             block = seg.text if not code else "\n".join(
-                _TRAILING_COMMENT.sub(lambda m: " " * len(m.group(0)), l) if seg.line + k in prog.lines else l
-                for k, l in enumerate(lines))   # `b = np.array([0, 0])  # bias set to 0`: the comment is no value
+                _STRING_ARG.sub(lambda m: m.group(1) + " " * (len(m.group(0)) - len(m.group(1))),
+                                _TRAILING_COMMENT.sub(lambda m: " " * len(m.group(0)), l)
+                                if seg.line + k in prog.lines else l)
+                for k, l in enumerate(lines))
+            # `b = np.array([0, 0])  # bias set to 0`: the comment is no value; `it('input=[3,3,1] …', …)`: nor
+            # is a string given to a call
             equations, masked = parse_block(block, seg.line)
             if code and seg.line in prog.lines:
                 out.queue = []    # a cell's own literals are not its printout

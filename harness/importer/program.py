@@ -118,7 +118,12 @@ _CONV_FUNCS = {"conv2d", "conv1d", "corr2d", "correlate2d", "convolve2d", "conv_
                "conv_forward", "conv_forward_naive", "conv2d_forward", "conv_forward_fast", "convolution"}
 _CONV_LAYERS = {"Conv2d", "Conv1d", "Conv2D", "Conv1D", "LazyConv2d"}
 _WRAPPERS = {"array", "asarray", "tensor", "Tensor", "FloatTensor", "DoubleTensor", "LongTensor", "IntTensor",
-             "constant", "Variable", "Parameter", "convert_to_tensor", "as_tensor", "from_numpy", "asfarray"}
+             "constant", "Variable", "Parameter", "convert_to_tensor", "as_tensor", "from_numpy", "asfarray",
+             # TensorFlow.js: tf.tensor4d(values, shape); typed arrays; candle: Tensor::new(values, dev),
+             # Tensor::from_slice(values, shape, dev), Tensor::from_vec(values, shape, dev)
+             "tensor1d", "tensor2d", "tensor3d", "tensor4d", "Float32Array", "Float64Array", "Int32Array",
+             "new", "from_slice", "from_vec", "from_floats", "from_data"}
+_SHAPE_SECOND = {"tensor", "tensor1d", "tensor2d", "tensor3d", "tensor4d", "from_slice", "from_vec"}
 _IDENTITY_METHODS = {"float", "double", "astype", "to", "cuda", "cpu", "requires_grad_", "detach", "clone",
                      "numpy", "type", "long", "int", "contiguous", "copy", "half", "item_", "data"}
 _RANDOM = {"randn", "rand", "randint", "normal", "uniform", "random", "random_sample", "randint_like",
@@ -209,6 +214,8 @@ class Reader:
         self.printed: dict[int, object] = {}                    # line of a print() -> what it prints first
         self.later: list[tuple[ast.FunctionDef, int, str]] = []  # functions of no parameters (maybe examples)
         self.called: set[str] = set()                           # names the code calls
+        self.dialect = "python"                                 # python | ts | rust | cpp | c (clike.py)
+        self.claim_sources: set[int] = set()                    # lines of the expected arrays assertions use
 
     def run_uncalled(self) -> None:
         """A function of no parameters that the document never calls (`def export_conv_with_strides():`,
@@ -292,6 +299,10 @@ class Reader:
             if _arr(value) is not None and not isinstance(value, (Unknown, OutputOf)):
                 self.claims.append((name, line, text, value))
                 self.spans[line] = self.span
+                if isinstance(other, ast.Name):   # `expected = [...]` then assert_close(y, expected): read here
+                    made = max((k for n, k, _ in self.assigned if n == other.id and k <= line), default=None)
+                    if made is not None:
+                        self.claim_sources.update(self.spans.get(made, (made,)))
             return True
         return True
 
@@ -547,6 +558,11 @@ class Reader:
             if isinstance(srcs, (ast.List, ast.Tuple)):
                 return tuple(_GradOf(_dotted(e)) for e in srcs.elts)
             return (_GradOf(_dotted(srcs)),)
+        # TensorFlow.js: tf.grads((x, f) => x.conv2d(f, 1, 0)) is a function; grads([x, f], dy) gives (dx, df)
+        if name in ("grads", "grad") and node.args and isinstance(node.args[0], ast.Lambda):
+            return _GradFn(node.args[0], many=name == "grads")
+        if isinstance(fn, ast.Name) and isinstance(self.env.get(fn.id), _GradFn):
+            return self.apply_grad(self.env[fn.id], node, line, text)
         # ONNX: make_node('Conv', inputs=['x', 'W'], outputs=['y'], pads=..., strides=...), then
         # expect(node, inputs=[x, W], outputs=[y]): the node is a layer; expect() runs it on its inputs and
         # claims its outputs
@@ -616,6 +632,9 @@ class Reader:
             if a is None:
                 return args[0] if isinstance(args[0], (OutputOf, Layer)) else UNKNOWN
             shape = ev("shape")
+            if shape is None and name in _SHAPE_SECOND and len(args) > 1 and a.ndim == 1 and \
+                    isinstance(args[1], (list, tuple)) and args[1] and all(type(v) is int for v in args[1]):
+                shape = args[1]   # tf.tensor4d([1, 2, …], [2, 2, 2, 1]): flat values and their shape
             if shape is not None:
                 dims = _shape([shape])
                 if dims is None:
@@ -762,6 +781,33 @@ class Reader:
                      bias=bias is not False, layout=("nlc" if one_d else "nhwc") if tf else
                      ("ncl" if one_d else "nchw"))
 
+    def apply_grad(self, g: "_GradFn", node: ast.Call, line: int, text: str):
+        params = [a.arg for a in g.fn.args.args]
+        if not node.args:
+            return UNKNOWN
+        operands = node.args[0].elts if g.many and isinstance(node.args[0], (ast.List, ast.Tuple)) else \
+            node.args[:len(params)]
+        seed_node = node.args[1] if g.many and len(node.args) > 1 else \
+            node.args[len(params)] if not g.many and len(node.args) > len(params) else None
+        if len(operands) != len(params):
+            return UNKNOWN
+        saved = self.env
+        self.env = {**saved, **{p: self.ev(a, line, text) for p, a in zip(params, operands)}}
+        try:
+            out = self.ev(g.fn.body, line, text)
+        finally:
+            self.env = saved
+        names = {p: _dotted(a) for p, a in zip(params, operands)}
+        if isinstance(out, OutputOf):
+            e = out.event
+            e.input, e.filter = names.get(e.input, e.input), names.get(e.filter, e.filter)
+            if seed_node is None:
+                self.backward.append((e, "linear_ones", None, None, line))
+            else:
+                self.backward.append((e, "given", self.ev(seed_node, line, text), _dotted(seed_node), line))
+        grads = tuple(_GradOf(names[p]) for p in params)
+        return grads if g.many else grads[0]
+
     def onnx_node(self, kwargs, text) -> Layer:
         ev = lambda k: self.ev(kwargs[k], 0, text) if k in kwargs else None  # noqa: E731
         geometry = {"stride": ev("strides"), "dilation": ev("dilations"), "groups": ev("group")}
@@ -799,17 +845,26 @@ class Reader:
         return OutputOf(ev_)
 
     def conv_call(self, node, name, dotted, kwargs, line, text):
-        args = node.args
+        args = list(node.args)
+        receiver = node.func.value if isinstance(node.func, ast.Attribute) else None
+        if receiver is not None and isinstance(self.ev(receiver, line, text), np.ndarray):
+            args = [receiver] + args   # x.conv2d(w, …): the array the method is called on is the input
         ev = lambda k, i=None: (self.ev(kwargs[k], line, text) if k in kwargs else  # noqa: E731
                                 self.ev(args[i], line, text) if i is not None and i < len(args) else None)
-        tf = dotted.startswith(("tf.", "tensorflow.")) or "tf.nn" in dotted
+        tf = dotted.startswith(("tf.", "tensorflow.")) or "tf.nn" in dotted or \
+            (self.dialect == "ts" and name == "conv2d")   # TensorFlow.js: x.conv2d(filter, strides, pad, dataFormat)
         geometry: dict = {}
         bias_node = None
         operation = "convolution" if name == "convolve2d" else "cross_correlation"
         if tf:
-            geometry = {"stride": ev("strides", 2), "padding": ev("padding", 3), "dilation": ev("dilations")}
-            fmt = ev("data_format")
+            geometry = {"stride": ev("strides", 2), "padding": ev("padding", 3),
+                        "dilation": ev("dilations", 5 if self.dialect == "ts" else None)}
+            fmt = ev("data_format", 4 if self.dialect == "ts" else None) or ev("dataFormat")
             layout = "nchw" if isinstance(fmt, str) and fmt.upper() == "NCHW" else "nhwc"
+        elif self.dialect == "rust" and name in ("conv2d", "conv1d"):   # candle: x.conv2d(&w, padding, stride, dilation, groups)
+            layout = "nchw"
+            geometry = {"padding": ev("padding", 2), "stride": ev("stride", 3), "dilation": ev("dilation", 4),
+                        "groups": ev("groups", 5)}
         else:
             layout = "nchw"
             if name in ("correlate2d", "convolve2d"):
@@ -879,6 +934,13 @@ class _Fill:
 @dataclass(eq=False)
 class _GradOf:
     of: str | None
+
+
+@dataclass(eq=False)
+class _GradFn:
+    """tf.grads(f) / tf.grad(f): a function returning the gradients of f's output at its arguments."""
+    fn: ast.Lambda
+    many: bool
 
 
 _ASSERT_WORDS = ("assert", "allclose", "isclose", "close", "equal", "expect")
@@ -1002,12 +1064,26 @@ def read_program(segments, text: str, declared: dict[str, Label] | None = None) 
         return "\n".join(raw[seg.line - 1: seg.line - 1 + n])
 
     budget = [MAX_PARSED_CHARS]
-    sources = [(seg, python_source(block(seg), budget)) for seg in segments if seg.kind == "code"]
+
+    def source(code: str) -> str | None:
+        """The code as Python: as written, or rewritten from the C family when that keeps more of it."""
+        src = python_source(code, budget)
+        if _kept(src or "") >= 0.7 * _kept(code):
+            return src
+        from .clike import to_python
+        rw = to_python(code)
+        other = python_source(rw.source, budget) if rw is not None else None
+        if other and _kept(other) > _kept(src or ""):
+            r.dialect = rw.dialect
+            return other
+        return src
+
+    sources = [(seg, source(block(seg))) for seg in segments if seg.kind == "code"]
     if len(text) < MAX_WHOLE_TEXT and (not any(src for _, src in sources) or
                                        not any(s.kind == "math" for s in segments)):
         # a source file given as text (a unit test): Markdown reads its indented bodies as code and the rest as
         # prose, so the whole text is tried too, and kept when it is mostly code
-        whole = python_source(text, budget)
+        whole = source(text)
         fenced = sum(_kept(s) for _, s in sources if s)
         if whole and _kept(whole) > fenced and (_kept(whole) >= 0.8 * _kept(text) or
                                                 not fenced and _has_conv(whole)):   # code among the prose
@@ -1148,6 +1224,9 @@ def _program(r: Reader, declared: dict[str, Label]) -> Program:
                 if a is not None:
                     p.readings.append((Label("grad_output"), _to_nchw(a, "output", ev.layout), line,
                                        f"{seed_name or 'the array'} (the gradient given to backward)"))
+                    made = max((k for name, k, _ in r.assigned if name == seed_name and k <= line), default=None)
+                    if made is not None:   # the line that built the seed: read here, not again as text
+                        sources.update(r.spans.get(made, (made,)))
         elif loss == "self":
             p.hints.append(Hint("loss", "half_sum", line, "the output fed back as its own gradient "
                                 "(L = ½·Σ output²)", 2))
@@ -1190,12 +1269,11 @@ def _program(r: Reader, declared: dict[str, Label]) -> Program:
     shapes = {q: _arr(v).shape for q, v in (("input", ev.x), ("filter", ev.w)) if _arr(v) is not None
               and not isinstance(v, Unknown)}
     _scopes(p, r, ev, roles)
-    claims = [(name, line, text, r.env.get(name), False) for name, line, text in r.assigned
-              if name not in roles and name not in ev.outputs]
+    claims = [(name, line, text, r.values.get((name, line), r.env.get(name)), False) for name, line, text in r.assigned
+              if name not in roles and name not in ev.outputs]   # (the value assigned there, not the last one)
     claims += [(name, line, text, value, True) for name, line, text, value in r.claims]
     for name, line, text, value, asserted in claims:
-        label = declared.get(name) or (p.label(name, line) if asserted else p.aliases.get(name)) or \
-            name_label(name, roles)
+        label = declared.get(name) or p.label(name, line) or name_label(name, roles)
         if asserted and label is not None and label.quantity == "skip" and _arr(value) is not None:
             p.readings.append((label, _to_nchw(_arr(value), "output", "nchw"), line, _clip(text)))
         if label is None or label.quantity in ("input", "filter", "bias", "skip", "target"):
@@ -1209,12 +1287,16 @@ def _program(r: Reader, declared: dict[str, Label]) -> Program:
                 "output": "output", "grad_output": "output"}.get(label.quantity)
         if like in shapes and a.ndim == 1 and a.size == int(np.prod(shapes[like])):
             a = a.reshape(shapes[like])   # a flattened array in the framework's own order
-        if like == "output" and ev.layout == "nhwc" and a.ndim == 1:
-            continue
+        if like == "output" and a.ndim == 1:
+            out = _output_shape(ev)   # a flat output in the framework's own order: its shape from the call
+            if out is not None and a.size == int(np.prod(out)):
+                a = a.reshape(out)
+            elif ev.layout == "nhwc":
+                continue
         p.readings.append((label, _to_nchw(a, like or "output", ev.layout, claimed=True), line, _clip(text)))
     p.readings = [x for x in p.readings if x[1] is not None]
     p.built = {k for x in p.readings if x[0].quantity not in ("stride", "padding", "dilation", "groups")
-               for k in r.spans.get(x[2], (x[2],))} | sources
+               for k in r.spans.get(x[2], (x[2],))} | sources | r.claim_sources
     for seg_line, items in r.shown.items():
         p.prints[seg_line] = [_shown_label(p, ev, item, seg_line) for item in items]
     for line in r.prompts:   # `>>> m(x)`, `>>> w.grad`, `>>> print(y)`: the lines below are its value
@@ -1274,10 +1356,17 @@ def _scopes(p: Program, r: Reader, ev: ConvEvent, roles: dict[str, str]) -> None
     """A role's name assigned anew after the conv call (the next example's `y = conv(x)`, `conv = nn.Conv2d`
     again) means something else from that line on; `y = y.sum()` of the conv output is the loss."""
     layer = getattr(ev, "layer", None)
-    tracked = set(roles) | set(ev.outputs) | ({layer.name} if layer else set())
+    seeds = {b[3] for b in r.backward if b[0] is ev and b[3]}
+    grads = {name for name, (of, _) in r.grads.items() if of in roles and "[" not in name}
+    tracked = set(roles) | set(ev.outputs) | ({layer.name} if layer else set()) | seeds | grads
+    # the line after which an assignment is another example's: the call; for the upstream gradient, its backward
+    # (made after the forward pass); for a gradient's name, its own first assignment after the call
+    after = {name: max((b[4] for b in r.backward if b[0] is ev and b[3] == name), default=ev.line) for name in seeds}
+    for name in grads - seeds:
+        after[name] = min((k for n, k, _ in r.assigned if n == name and k >= ev.line), default=ev.line)
     for name, line, text in r.assigned:
         base = name
-        if base not in {t.split(".")[0] for t in tracked} or line <= ev.line:
+        if base not in {t.split(".")[0] for t in tracked} or line <= after.get(base, ev.line):
             continue
         if base in ev.outputs and line in _derived_lines(r, ev):
             p.scoped.setdefault(base, []).append((line, Label("loss")))
@@ -1350,6 +1439,42 @@ def _geometry_value(key: str, v, ev: ConvEvent):
     if isinstance(v, (int, Fraction)) and Fraction(v).denominator == 1:
         return int(v)
     return None
+
+
+def _output_shape(ev: ConvEvent) -> tuple[int, ...] | None:
+    """The shape of the call's output in its own layout (N, H, W, C or N, C, H, W; without N when the input has
+    none), from the operands' shapes and the geometry; None when unknown (groups, a string padding but 'valid'/
+    'same', a 1-D convolution)."""
+    x = _arr(ev.x) if not isinstance(ev.x, (Unknown, OutputOf)) else None
+    w = _arr(ev.w) if not isinstance(ev.w, (Unknown, OutputOf)) else None
+    if x is None or w is None or w.ndim != 4 or x.ndim not in (3, 4) or ev.layout not in ("nhwc", "nchw"):
+        return None
+    hw_in = x.shape[-3:-1] if ev.layout == "nhwc" else x.shape[-2:]
+    kh, kw, c_out = (w.shape[0], w.shape[1], w.shape[3]) if ev.layout == "nhwc" else (w.shape[2], w.shape[3],
+                                                                                       w.shape[0])
+    stride, padding, dilation = (_geometry_value(k, ev.geometry.get(k), ev) for k in ("stride", "padding",
+                                                                                        "dilation"))
+    if isinstance(ev.geometry.get("pads"), tuple):
+        padding = _geometry_value("pads", ev.geometry["pads"], ev)
+    sh, sw = (stride, stride) if isinstance(stride, int) else tuple(stride) if isinstance(stride, tuple) and \
+        len(stride) == 2 else (1, 1) if stride is None else (None, None)
+    dh, dw = (dilation, dilation) if isinstance(dilation, int) else tuple(dilation) if isinstance(dilation, tuple) \
+        else (1, 1)
+    if sh is None:
+        return None
+    if padding == "same":
+        ho, wo = -(-hw_in[0] // sh), -(-hw_in[1] // sw)
+    else:
+        pt, pb, pl, pr = (0, 0, 0, 0) if padding is None else (padding,) * 4 if isinstance(padding, int) else \
+            padding if isinstance(padding, tuple) and len(padding) == 4 else (None,) * 4
+        if pt is None:
+            return None
+        ho = (hw_in[0] + pt + pb - dh * (kh - 1) - 1) // sh + 1
+        wo = (hw_in[1] + pl + pr - dw * (kw - 1) - 1) // sw + 1
+    if ho < 1 or wo < 1:
+        return None
+    lead = x.shape[:1] if x.ndim == 4 else ()
+    return lead + ((ho, wo, c_out) if ev.layout == "nhwc" else (c_out, ho, wo))
 
 
 def _scalar(v) -> Value:

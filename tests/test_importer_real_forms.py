@@ -519,3 +519,36 @@ def test_a_flat_nhwc_output_of_tensorflow_js(tmp_path, y, status):
     assert [(s.step, s.status) for s in v.steps] == [("output", status)], f"observed {v.steps}"
     assert plain(d.iterations[0]["output"].value) == [[[[-5.0, -11.0]], [[2.0, float(y)]]]], \
         "observed the claim in the wrong order (expected NCHW channel 0 = [-5, -11], channel 1 = [2, y])"
+
+
+# 406 (huggingface/candle's conv_tests.rs): Rust — Tensor::new(&[…f32], &dev)?.reshape((1, 1, 3, 3))?, the method
+# form t.conv2d(&w, padding, stride, dilation, groups), loss = res.sqr()?.sum_all()? (L = Σ y²), grads =
+# loss.backward()?, grads.get(&w), assert_eq!(to_vec1_round(&x.flatten_all()?, 4)?, [flat]).
+# Seed: Ŷ = [[1.6, 2.9], [1.5, 1.2]], L = 1.6² + 2.9² + 1.5² + 1.2² = 2.56 + 8.41 + 2.25 + 1.44 = 14.66;
+# ∂L/∂Ŷ = 2Ŷ = [[3.2, 5.8], [3.0, 2.4]]; ∂L/∂W[u, v] = Σ 2Ŷ[i, j]·x[i+u, j+v]:
+#   [0,0] 3.2·1 + 5.8·2 + 3.0·0 + 2.4·1 = 17.2,  [0,1] 3.2·2 + 5.8·1 + 3.0·1 + 2.4·2 = 20.0,
+#   [1,0] 3.2·0 + 5.8·1 + 3.0·2 + 2.4·1 = 14.2,  [1,1] 3.2·1 + 5.8·2 + 3.0·1 + 2.4·0 = 17.8.
+CANDLE = """fn conv2d_grad(dev: &Device) -> Result<()> {
+    use candle_core::Var;
+    let t = Var::from_slice(&[1f32, 2., 1., 0., 1., 2., 2., 1., 0.], (1, 1, 3, 3), dev)?;
+    let w = Var::from_slice(&[0.5f32, 0.2, 0.3, 0.7], (1, 1, 2, 2), dev)?;
+    let res = t.conv2d(&w, 0, 1, 1, 1)?;
+    let loss = res.sqr()?.sum_all()?;
+    assert_eq!(test_utils::to_vec0_round(&loss, 2)?, 14.66);
+    let grads = loss.backward()?;
+    let grad_w = grads.get(&w).unwrap();
+    assert_eq!(
+        test_utils::to_vec1_round(&grad_w.flatten_all()?, 4)?,
+        [17.2, 20.0, 14.2, {g11}]
+    );
+    Ok(())
+}
+"""
+
+
+@pytest.mark.parametrize("g11, status", [("17.8", "ok"), ("17.9", "wrong")], ids=["right", "wrong"])
+def test_a_candle_gradient_test_in_rust(tmp_path, g11, status):
+    d = read_document(doc(tmp_path, CANDLE.replace("{g11}", g11), "conv_tests.rs.txt"))
+    assert d.problem.loss == "sum" and plain(d.problem.w) == [[[[0.5, 0.2], [0.3, 0.7]]]]
+    v = verify(d)
+    assert {s.step: s.status for s in v.steps} == {"loss": "ok", "grad_filter": status}, f"observed {v.steps}"

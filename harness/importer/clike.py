@@ -45,6 +45,7 @@ _ARROW1 = re.compile(r"(?:\basync\s+)?\b([A-Za-z_]\w*)\s*=>")
 class Rewritten:
     source: str
     dialect: str     # ts | rust | cpp | c
+    float32: bool    # literals written in single precision (0.4056f32, 1.5f): not exact decimals
 
 
 def looks_clike(text: str) -> bool:
@@ -72,6 +73,7 @@ def to_python(text: str) -> Rewritten | None:
         return None
     dialect = dialect_of(text)
     text = _strip_comments(text)
+    float32 = bool(re.search(r"\d(?:_?f32|f)\b|Float32Array|\bfloat\b", text))
     text = _brace_lists(text)
     out = []
     depth = 0            # brackets open at the start of the line (a statement continued)
@@ -93,7 +95,7 @@ def to_python(text: str) -> Rewritten | None:
         else:
             continued = False
         out.append(line.rstrip(";").rstrip() if depth == 0 and not continued else line)
-    return Rewritten("\n".join(out), dialect)
+    return Rewritten("\n".join(out), dialect, float32)
 
 
 def _strip_comments(text: str) -> str:

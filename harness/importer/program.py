@@ -216,6 +216,7 @@ class Reader:
         self.called: set[str] = set()                           # names the code calls
         self.dialect = "python"                                 # python | ts | rust | cpp | c (clike.py)
         self.claim_sources: set[int] = set()                    # lines of the expected arrays assertions use
+        self.float32 = False                                    # the code wrote single-precision literals (1.5f)
 
     def run_uncalled(self) -> None:
         """A function of no parameters that the document never calls (`def export_conv_with_strides():`,
@@ -498,11 +499,17 @@ class Reader:
         recv = self.ev(fn.value, line, text) if isinstance(fn, ast.Attribute) else None
         mod = dotted.split(".")[0] if "." in dotted else ""
         # a method of a conv output: out.sum(), out.backward(g)
-        if isinstance(recv, (OutputOf, _Squared)) and name in ("sum", "mean"):
+        if isinstance(recv, (OutputOf, _Squared)) and name in ("sum", "mean", "sum_all", "mean_all"):
             ev_ = recv.event
             if isinstance(recv, _Squared):
-                return Derived(ev_, "sum" if name == "sum" else "mean", recv.target)
-            return Derived(ev_, "linear_ones" if name == "sum" else "mean_of_output")
+                return Derived(ev_, "mean" if name.startswith("mean") else "sum", recv.target)
+            return Derived(ev_, "mean_of_output" if name.startswith("mean") else "linear_ones")
+        if isinstance(recv, OutputOf) and name in ("sqr", "square") and not node.args:   # candle: y.sqr().sum_all()
+            return _Squared(recv.event)
+        if isinstance(recv, _GradStore) and name == "get" and node.args:   # candle: grads.get(&w)
+            return _GradOf(_dotted(node.args[0]))
+        if isinstance(recv, _GradOf) and name in ("unwrap", "clone", "detach", "numpy"):
+            return recv
         if name == "sum" and (isinstance(recv, _Prod) and not node.args or
                               node.args and isinstance(args[0], _Prod) and len(node.args) == 1 and not kwargs):
             return _product_sum(recv if isinstance(recv, _Prod) else args[0])
@@ -528,6 +535,7 @@ class Reader:
         if name == "backward" and isinstance(fn, ast.Attribute):
             if isinstance(recv, Derived):
                 self.backward.append((recv.event, recv.loss, None, recv.target, line))
+                return _GradStore()   # (candle returns the gradients: grads = loss.backward()?)
             elif isinstance(recv, OutputOf):
                 if node.args:
                     seed_node = node.args[0]
@@ -936,6 +944,10 @@ class _GradOf:
     of: str | None
 
 
+class _GradStore:
+    """What a backward pass returns where it returns the gradients (candle's GradStore): `.get(&w)` is ∂L/∂w."""
+
+
 @dataclass(eq=False)
 class _GradFn:
     """tf.grads(f) / tf.grad(f): a function returning the gradients of f's output at its arguments."""
@@ -945,7 +957,9 @@ class _GradFn:
 
 _ASSERT_WORDS = ("assert", "allclose", "isclose", "close", "equal", "expect")
 _VIEWS = {"tolist", "numpy", "detach", "cpu", "data", "item", "flatten", "ravel", "squeeze", "asnumpy", "get",
-          "dataSync", "arraySync", "to_vec"}
+          "dataSync", "arraySync", "to_vec", "flatten_all", "to_vec0", "to_vec1", "to_vec2", "to_vec3", "unwrap",
+          "to_scalar", "into_data", "to_data", "value"}
+_ROUNDING = re.compile(r"(?:to_vec\d_round|round|around|to_vec\d?|np_round|asnumpy|to_list)")
 
 
 def _prints_no_array(node) -> bool:
@@ -967,6 +981,9 @@ def _computed_name(node) -> str | None:
         elif isinstance(node, ast.Call) and isinstance(node.func, (ast.Name, ast.Attribute)) and \
                 (_dotted(node.func) or "").split(".")[-1] in ("asarray", "array", "squeeze") and len(node.args) == 1:
             node = node.args[0]
+        elif isinstance(node, ast.Call) and node.args and isinstance(node.func, (ast.Name, ast.Attribute)) and \
+                _ROUNDING.fullmatch((_dotted(node.func) or "").split(".")[-1]):
+            node = node.args[0]   # to_vec1_round(&res.flatten_all()?, 4), round(y, 4): the value it shows
         elif isinstance(node, ast.Attribute) and node.attr == "data":
             node = node.value
         else:
@@ -1074,7 +1091,7 @@ def read_program(segments, text: str, declared: dict[str, Label] | None = None) 
         rw = to_python(code)
         other = python_source(rw.source, budget) if rw is not None else None
         if other and _kept(other) > _kept(src or ""):
-            r.dialect = rw.dialect
+            r.dialect, r.float32 = rw.dialect, r.float32 or rw.float32
             return other
         return src
 
@@ -1264,7 +1281,13 @@ def _program(r: Reader, declared: dict[str, Label]) -> Program:
         a = _arr(value) if not isinstance(value, (Unknown, OutputOf)) else None
         if a is not None and a.size:
             name = role_names[q] or q
-            p.readings.append((Label(q), _to_nchw(a, q, ev.layout), last_line.get(name.split(".")[0], ev.line),
+            v = _to_nchw(a, q, ev.layout, claimed=r.float32)
+            # single-precision literals with 4+ decimals (`0.4056f32`) are a float printout's rounding, not
+            # exact decimals: the input is shown rounded
+            rounded = r.float32 and v is not None and int(v.decimals.max(initial=-1)) >= 4
+            if v is not None and not rounded:
+                v = Value(v.array, np.full(v.array.shape, -1, dtype=int))
+            p.readings.append((Label(q, approx=rounded), v, last_line.get(name.split(".")[0], ev.line),
                                f"{name} (built in code)"))
     shapes = {q: _arr(v).shape for q, v in (("input", ev.x), ("filter", ev.w)) if _arr(v) is not None
               and not isinstance(v, Unknown)}
